@@ -1,0 +1,186 @@
+"""Validate the OSA evaluation question set (evals/sets/osa.jsonl).
+
+Checks the schema, unique ids, per-type counts, that every gold / near-miss
+quote is an exact single-line substring of its source file, and that every
+keyword of an answerable question occurs (case-insensitively) both in one of
+its gold answers and in at least one of its gold sources.
+
+Usage:
+    python3 evals/sets/check_osa_set.py [CORPUS_DIR] [--set PATH]
+
+CORPUS_DIR defaults to ``../shared/corpus/osa`` relative to the repo root.
+Exits non-zero if any error is found.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO_ROOT = HERE.parents[1]
+DEFAULT_CORPUS = REPO_ROOT / ".." / "shared" / "corpus" / "osa"
+DEFAULT_SET = HERE / "osa.jsonl"
+
+TYPES = {"single-fact", "numeric", "list", "synthesis", "cross-document", "unanswerable"}
+REQUIRED = {
+    "id": str,
+    "question": str,
+    "answerable": bool,
+    "answers": list,
+    "keywords": list,
+    "gold_passages": list,
+    "type": str,
+}
+OPTIONAL = {"notes": str, "near_miss": list}
+SEED = "japan-osa-malaysia-visit.txt"
+FIRST_QUESTION = "Which countries are the first recipients of Japan's OSA?"
+MIN_TOTAL, MIN_ANSWERABLE, MIN_UNANSWERABLE = 64, 45, 16
+
+
+def check_passages(qid, field, passages, corpus, errors, warnings):
+    """Check a list of {source, quote} objects; return the set of sources."""
+    sources = set()
+    for i, p in enumerate(passages):
+        where = f"{qid} {field}[{i}]"
+        if not isinstance(p, dict) or set(p) != {"source", "quote"}:
+            errors.append(f"{where}: must be an object with exactly 'source' and 'quote'")
+            continue
+        src, quote = p["source"], p["quote"]
+        if src not in corpus:
+            errors.append(f"{where}: unknown source {src!r}")
+            continue
+        if not isinstance(quote, str) or not quote.strip():
+            errors.append(f"{where}: empty quote")
+            continue
+        if "\n" in quote:
+            errors.append(f"{where}: quote spans a line break")
+        if quote not in corpus[src]:
+            errors.append(f"{where}: quote not found verbatim in {src}: {quote!r}")
+            continue
+        n_words = len(quote.split())
+        if not 4 <= n_words <= 20:
+            warnings.append(f"{where}: quote has {n_words} words")
+        hits = [name for name, text in corpus.items() if quote in text]
+        if len(hits) > 1:
+            warnings.append(f"{where}: quote also occurs in {sorted(set(hits) - {src})}")
+        sources.add(src)
+    return sources
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("corpus_dir", nargs="?", default=str(DEFAULT_CORPUS))
+    ap.add_argument("--set", dest="set_path", default=str(DEFAULT_SET))
+    args = ap.parse_args(argv)
+
+    corpus_dir = Path(args.corpus_dir)
+    if not corpus_dir.is_dir():
+        print(f"ERROR: corpus dir not found: {corpus_dir}")
+        return 2
+    corpus = {
+        p.name: p.read_text(encoding="utf-8")
+        for p in sorted(corpus_dir.iterdir())
+        if p.suffix in {".md", ".txt"}
+    }
+
+    errors: list[str] = []
+    warnings: list[str] = []
+    items = []
+    for n, line in enumerate(Path(args.set_path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            items.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            errors.append(f"line {n}: invalid JSON ({exc})")
+
+    ids = Counter(q.get("id") for q in items)
+    for qid, c in ids.items():
+        if c > 1:
+            errors.append(f"duplicate id {qid}")
+    expected = [f"osa-{i:03d}" for i in range(1, len(items) + 1)]
+    if [q.get("id") for q in items] != expected:
+        errors.append("ids are not osa-001.. in file order without gaps")
+
+    seed_answerable = 0
+    for q in items:
+        qid = q.get("id", "?")
+        for key, typ in REQUIRED.items():
+            if key not in q:
+                errors.append(f"{qid}: missing field {key!r}")
+            elif not isinstance(q[key], typ):
+                errors.append(f"{qid}: field {key!r} should be {typ.__name__}")
+        for key in set(q) - set(REQUIRED):
+            if key not in OPTIONAL:
+                errors.append(f"{qid}: unexpected field {key!r}")
+            elif not isinstance(q[key], OPTIONAL[key]):
+                errors.append(f"{qid}: field {key!r} should be {OPTIONAL[key].__name__}")
+        if any(k not in q or not isinstance(q[k], t) for k, t in REQUIRED.items()):
+            continue
+        if q["type"] not in TYPES:
+            errors.append(f"{qid}: bad type {q['type']!r}")
+        if not all(isinstance(a, str) and a.strip() for a in q["answers"] + q["keywords"]):
+            errors.append(f"{qid}: answers/keywords must be non-empty strings")
+            continue
+
+        sources = check_passages(qid, "gold_passages", q["gold_passages"], corpus, errors, warnings)
+        if "near_miss" in q:
+            check_passages(qid, "near_miss", q["near_miss"], corpus, errors, warnings)
+
+        if q["answerable"]:
+            if q["type"] == "unanswerable":
+                errors.append(f"{qid}: answerable question typed 'unanswerable'")
+            if not q["answers"] or not q["keywords"] or not q["gold_passages"]:
+                errors.append(f"{qid}: answerable needs answers, keywords and gold_passages")
+            if q["type"] == "cross-document" and len(sources) < 2:
+                errors.append(f"{qid}: cross-document needs gold passages from 2+ sources")
+            if q["type"] == "synthesis" and len(q["gold_passages"]) < 2:
+                errors.append(f"{qid}: synthesis needs 2+ gold passages")
+            if SEED in sources:
+                seed_answerable += 1
+            source_text = "\n".join(corpus[s] for s in sources).lower()
+            answers_text = " | ".join(q["answers"]).lower()
+            for kw in q["keywords"]:
+                if kw.lower() not in source_text:
+                    errors.append(f"{qid}: keyword {kw!r} not in any gold source file")
+                if kw.lower() not in answers_text:
+                    errors.append(f"{qid}: keyword {kw!r} not in any gold answer")
+        else:
+            if q["type"] != "unanswerable":
+                errors.append(f"{qid}: unanswerable question must have type 'unanswerable'")
+            if q["answers"] or q["keywords"] or q["gold_passages"]:
+                errors.append(f"{qid}: unanswerable must have empty answers/keywords/gold_passages")
+
+    if items and items[0].get("question") != FIRST_QUESTION:
+        errors.append(f"osa-001 question must be exactly {FIRST_QUESTION!r}")
+
+    types = Counter(q.get("type") for q in items)
+    n_ans = sum(1 for q in items if q.get("answerable") is True)
+    n_unans = len(items) - n_ans
+    if len(items) < MIN_TOTAL:
+        errors.append(f"only {len(items)} questions (< {MIN_TOTAL})")
+    if n_ans < MIN_ANSWERABLE:
+        errors.append(f"only {n_ans} answerable (< {MIN_ANSWERABLE})")
+    if n_unans < MIN_UNANSWERABLE:
+        errors.append(f"only {n_unans} unanswerable (< {MIN_UNANSWERABLE})")
+
+    print(f"corpus: {corpus_dir} ({len(corpus)} files)")
+    print(f"questions: {len(items)}  answerable: {n_ans}  unanswerable: {n_unans}  "
+          f"answerable citing the seed article: {seed_answerable}")
+    for t in sorted(TYPES):
+        print(f"  {t:15s} {types.get(t, 0)}")
+    for w in warnings:
+        print(f"WARNING: {w}")
+    for e in errors:
+        print(f"ERROR: {e}")
+    print("OK" if not errors else f"FAILED: {len(errors)} error(s)")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,176 @@
+"""Citation verification: the application, not the model, decides what is cited.
+
+After generation the answer is split into sentences. Each sentence is scored
+against every retrieved passage by combining embedding similarity (to the
+passage's best-matching sentence) with lexical overlap (share of the
+sentence's content words found in the passage). A sentence keeps the model's
+``[n]`` markers only where that passage supports it; otherwise the best
+supporting passage is attached; a sentence no passage supports is flagged.
+Markers pointing to no retrieved passage are removed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+from rag.chunking import sentence_spans
+from rag.embeddings import Embedder
+from rag.types import AnswerSentence, Hit
+
+_MARKER = re.compile(r"\s*\[(\d+(?:\s*[,;-]\s*\d+)*)\]")
+_WORD = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
+# Weight of the embedding similarity in the support score (the rest is lexical).
+SEMANTIC_WEIGHT = 0.5
+# Passages scoring within this margin of the best one are cited too.
+CO_CITE_MARGIN = 0.05
+
+
+def content_words(text: str) -> list[str]:
+    """Lowercased words and numbers that carry meaning (stop words removed)."""
+    return [w for w in _WORD.findall(text.lower()) if w not in ENGLISH_STOP_WORDS]
+
+
+def parse_markers(sentence: str) -> tuple[str, list[int]]:
+    """Strip ``[n]``/``[1, 2]``/``[1-3]`` markers; return clean text and the numbers."""
+    numbers: list[int] = []
+    for match in _MARKER.finditer(sentence):
+        for part in re.split(r"\s*[,;]\s*", match.group(1)):
+            if "-" in part:
+                lo, hi = (int(x) for x in part.split("-", 1))
+                numbers.extend(range(lo, min(hi, lo + 20) + 1))
+            elif part:
+                numbers.append(int(part))
+    clean = _MARKER.sub("", sentence).strip()
+    clean = re.sub(r"\s+([.,;:!?])", r"\1", clean)
+    return clean, list(dict.fromkeys(numbers))
+
+
+def lexical_support(sentence_words: list[str], passage_words: set[str]) -> float:
+    if not sentence_words:
+        return 0.0
+    return sum(1 for w in sentence_words if w in passage_words) / len(sentence_words)
+
+
+@dataclass
+class _Passage:
+    n: int
+    text: str
+    words: set[str]
+    spans: list[tuple[int, int]]  # sentence spans inside the passage
+
+
+class CitationVerifier:
+    """Scores answer sentences against retrieved passages and fixes citations."""
+
+    def __init__(self, embedder: Embedder, threshold: float = 0.55):
+        self.embedder = embedder
+        self.threshold = threshold
+
+    def verify(self, answer: str, hits: list[Hit]) -> tuple[str, list[AnswerSentence]]:
+        """Return the answer with corrected markers and its checked sentences."""
+        spans = sentence_spans(answer)
+        if not spans:
+            return "", []
+        passages = []
+        for n, hit in enumerate(hits, start=1):
+            text = hit.chunk.text
+            sent = [(s.start, s.end) for s in sentence_spans(text)] or [(0, len(text))]
+            passages.append(_Passage(n, text, set(content_words(text)), sent))
+
+        spans, pieces = _merge_marker_only(answer, spans)
+        semantic = self._semantic_scores([p[0] for p in pieces], passages)
+
+        sentences: list[AnswerSentence] = []
+        out: list[str] = []
+        cursor = 0
+        for idx, (span, (clean, claimed)) in enumerate(zip(spans, pieces, strict=True)):
+            out.append(answer[cursor : span.start])
+            cursor = span.end
+            words = content_words(clean)
+            if not words:  # "Yes." or a list number: nothing to verify
+                sentences.append(AnswerSentence(clean, [], 1.0, True))
+                out.append(clean)
+                continue
+            numbers = {w for w in words if any(ch.isdigit() for ch in w)}
+            scores: dict[int, float] = {}
+            evidence: dict[int, tuple[int, int]] = {}
+            for p in passages:
+                sem, best = semantic[idx][p.n]
+                lex = lexical_support(words, p.words)
+                score = SEMANTIC_WEIGHT * sem + (1 - SEMANTIC_WEIGHT) * lex
+                if numbers - p.words:
+                    score = min(score, self.threshold - 0.01)  # a number the passage lacks
+                scores[p.n] = score
+                evidence[p.n] = best
+            cited = [n for n in claimed if n in scores and scores[n] >= self.threshold]
+            if not cited and scores:
+                top = max(scores.values())
+                if top >= self.threshold:
+                    cited = [n for n, s in scores.items() if s >= top - CO_CITE_MARGIN]
+                    cited = sorted(cited, key=lambda n: -scores[n])[:2]
+            support = max((scores[n] for n in cited), default=max(scores.values(), default=0.0))
+            supported = bool(cited)
+            sentences.append(
+                AnswerSentence(
+                    text=clean,
+                    citations=cited,
+                    support=round(float(support), 4),
+                    supported=supported,
+                    evidence={n: evidence[n] for n in cited},
+                )
+            )
+            out.append(_with_markers(clean, cited))
+        out.append(_MARKER.sub("", answer[cursor:]))
+        return "".join(out).strip(), sentences
+
+    def _semantic_scores(
+        self, sentences: list[str], passages: list[_Passage]
+    ) -> list[dict[int, tuple[float, tuple[int, int]]]]:
+        """For each answer sentence and passage: best cosine and the matching span."""
+        passage_sents = [(p.n, s) for p in passages for s in p.spans]
+        texts = sentences + [passages[n - 1].text[s:e] for n, (s, e) in passage_sents]
+        vectors = self.embedder.encode(texts) if texts else np.zeros((0, 1))
+        answer_vecs, passage_vecs = vectors[: len(sentences)], vectors[len(sentences) :]
+        sims = answer_vecs @ passage_vecs.T if len(passage_sents) else None
+        result = []
+        for i in range(len(sentences)):
+            best: dict[int, tuple[float, tuple[int, int]]] = {
+                p.n: (0.0, p.spans[0]) for p in passages
+            }
+            for j, (n, span) in enumerate(passage_sents):
+                value = float(sims[i, j])
+                if value > best[n][0]:
+                    best[n] = (value, span)
+            result.append(best)
+        return result
+
+
+def _merge_marker_only(answer: str, spans: list) -> tuple[list, list[tuple[str, list[int]]]]:
+    """Fold a span holding only markers (``... Fiji. [1][2]``) into the sentence before it."""
+    kept_spans: list = []
+    pieces: list[tuple[str, list[int]]] = []
+    for span in spans:
+        clean, numbers = parse_markers(answer[span.start : span.end])
+        if not clean and kept_spans:
+            prev_clean, prev_numbers = pieces[-1]
+            pieces[-1] = (prev_clean, list(dict.fromkeys(prev_numbers + numbers)))
+            kept_spans[-1] = type(span)(kept_spans[-1].start, span.end)
+            continue
+        if not clean and not numbers:
+            continue
+        kept_spans.append(span)
+        pieces.append((clean, numbers))
+    return kept_spans, pieces
+
+
+def _with_markers(text: str, numbers: list[int]) -> str:
+    if not numbers:
+        return text
+    marks = "".join(f"[{n}]" for n in numbers)
+    if text and text[-1] in ".!?":
+        return f"{text[:-1]} {marks}{text[-1]}"
+    return f"{text} {marks}"

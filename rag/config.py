@@ -1,0 +1,113 @@
+"""All tunable settings in one place.
+
+`Settings` is a plain dataclass: every stage takes the values it needs from it,
+so a run is reproducible from one object. Environment variables prefixed with
+``RAG_`` override the defaults (``RAG_TOP_K=8``), and the CLI overrides both.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+ENV_PREFIX = "RAG_"
+
+
+def default_model_cache() -> Path:
+    """Where assembled model files live (override with ``RAG_MODEL_CACHE``)."""
+    env = os.environ.get("RAG_MODEL_CACHE")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "rag-osa" / "models"
+
+
+@dataclass
+class Settings:
+    """Configuration shared by ingestion, retrieval, generation and the UI."""
+
+    # Where documents and the built index live.
+    corpus_dir: Path = Path("corpus")
+    index_dir: Path = Path("index")
+
+    # Chunking: target size and overlap in characters; chunks end on
+    # sentence boundaries whenever the text has them.
+    chunk_size: int = 700
+    chunk_overlap: int = 120
+
+    # Embedding model (a key of rag.embeddings.EMBEDDERS).
+    embedder: str = "all-MiniLM-L6-v2"
+    embed_batch_size: int = 32
+
+    # Retrieval.
+    top_k: int = 4
+    # Below this cosine similarity of the best passage, refuse without generating.
+    refusal_threshold: float = 0.30
+    # An answer sentence needs this support score to count as supported.
+    support_threshold: float = 0.55
+
+    # Generation (a key of rag.models.MODELS or a path to a .gguf file).
+    model: str = "qwen2.5-1.5b"
+    temperature: float = 0.0
+    max_tokens: int = 256
+    n_ctx: int = 4096
+    n_threads: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
+    n_batch: int = 512
+    max_question_chars: int = 2000
+
+    model_cache: Path = field(default_factory=default_model_cache)
+
+    def __post_init__(self) -> None:
+        self.corpus_dir = Path(self.corpus_dir)
+        self.index_dir = Path(self.index_dir)
+        self.model_cache = Path(self.model_cache)
+        self.validate()
+
+    def validate(self) -> None:
+        """Fail fast with a message naming the bad value."""
+        if self.chunk_size < 50:
+            raise ValueError(f"chunk_size must be >= 50 characters, got {self.chunk_size}")
+        if not 0 <= self.chunk_overlap < self.chunk_size:
+            raise ValueError(
+                f"chunk_overlap must be in [0, chunk_size), got {self.chunk_overlap}"
+            )
+        if self.top_k < 1:
+            raise ValueError(f"top_k must be >= 1, got {self.top_k}")
+        if not 0.0 <= self.temperature <= 2.0:
+            raise ValueError(f"temperature must be in [0, 2], got {self.temperature}")
+        if not -1.0 <= self.refusal_threshold <= 1.0:
+            raise ValueError(f"refusal_threshold must be in [-1, 1], got {self.refusal_threshold}")
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        """Defaults, then ``RAG_*`` environment variables, then explicit overrides."""
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = os.environ.get(ENV_PREFIX + f.name.upper())
+            if raw is None:
+                continue
+            values[f.name] = _coerce(f.type, raw, f.name)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def replace(self, **changes: object) -> Settings:
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def to_dict(self) -> dict[str, object]:
+        return {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(self).items()}
+
+
+def _coerce(type_name: object, raw: str, name: str) -> object:
+    kind = str(type_name)
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "Path":
+            return Path(raw)
+    except ValueError as exc:
+        raise ValueError(f"environment variable {ENV_PREFIX}{name.upper()}={raw!r}: {exc}") from exc
+    return raw

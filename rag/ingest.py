@@ -1,0 +1,197 @@
+"""Ingestion: files -> documents -> chunks -> vectors -> a new index version.
+
+Incremental by content hash: unchanged documents are skipped, changed ones
+replaced, and with ``prune`` documents whose files are gone are removed. An
+index built with another embedder or chunking is never mixed with new
+vectors: the run stops and asks for ``--rebuild``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from rag.chunking import chunk_document, doc_id_for
+from rag.config import Settings
+from rag.embeddings import Embedder
+from rag.loaders import MAX_FILE_BYTES, Skipped, iter_documents
+from rag.store import IndexStore, IndexStoreError, IndexWriter, Manifest, index_lock
+from rag.types import Chunk, Document
+
+
+class SettingsChanged(IndexStoreError):
+    """The index was built with other embedding or chunking settings."""
+
+
+@dataclass
+class IngestReport:
+    """What an ingest run did, for the CLI summary and the UI."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    chunks_added: int = 0
+    chunks_removed: int = 0
+    total_chunks: int = 0
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+
+def chunking_settings(settings: Settings) -> dict:
+    return {
+        "chunk_size": settings.chunk_size,
+        "chunk_overlap": settings.chunk_overlap,
+        "embed_title": True,
+    }
+
+
+def embedding_text(chunk: Chunk) -> str:
+    """What gets embedded: the title gives short passages their context."""
+    return f"{chunk.title}\n{chunk.text}" if chunk.title else chunk.text
+
+
+def ingest(
+    paths: Iterable[Path],
+    settings: Settings,
+    prune: bool = False,
+    rebuild: bool = False,
+    embedder: Embedder | None = None,
+    progress: bool = True,
+    on_skip: Callable[[Skipped], None] | None = None,
+    lock_wait_seconds: float = 0.0,
+    max_file_bytes: int = MAX_FILE_BYTES,
+) -> IngestReport:
+    """Bring the index at ``settings.index_dir`` up to date with ``paths``."""
+    started = time.perf_counter()
+    report = IngestReport()
+    root = settings.index_dir
+    with index_lock(root, wait_seconds=lock_wait_seconds):
+        previous = IndexStore.load(root) if IndexStore.exists(root) and not rebuild else None
+        wanted = Manifest(
+            embedder=settings.embedder,
+            dim=(embedder or Embedder(settings.embedder)).dim,
+            chunking=chunking_settings(settings),
+        )
+        if previous is not None:
+            _check_compatible(previous.manifest, wanted, root)
+            manifest = previous.manifest
+        else:
+            manifest = wanted
+
+        known = manifest.documents
+        by_hash = {info["content_hash"]: info["source"] for info in known.values()}
+        to_add: list[Document] = []
+        replace_ids: list[str] = []
+        seen_sources: set[str] = set()
+        for item in iter_documents(paths, max_bytes=max_file_bytes):
+            if isinstance(item, Skipped):
+                report.skipped.append(item)
+                if on_skip:
+                    on_skip(item)
+                continue
+            doc_id = doc_id_for(item.source)
+            seen_sources.add(item.source)
+            info = known.get(doc_id)
+            if info and info["content_hash"] == item.content_hash:
+                report.unchanged.append(item.source)
+                continue
+            twin = by_hash.get(item.content_hash)
+            if twin and twin != item.source:
+                skip = Skipped(item.source, f"duplicate of {twin} (same content), indexed once")
+                report.skipped.append(skip)
+                if on_skip:
+                    on_skip(skip)
+                continue
+            by_hash[item.content_hash] = item.source
+            (report.updated if info else report.added).append(item.source)
+            if info:
+                replace_ids.append(doc_id)
+            to_add.append(item)
+
+        if prune:
+            for doc_id, info in list(known.items()):
+                if info["source"] not in seen_sources and not Path(info["source"]).exists():
+                    replace_ids.append(doc_id)
+                    report.removed.append(info["source"])
+
+        if not (to_add or replace_ids) and previous is not None:
+            report.total_chunks = manifest.chunk_count
+            report.seconds = time.perf_counter() - started
+            previous.close()
+            return report
+
+        chunks: list[Chunk] = []
+        for document in to_add:
+            chunks.extend(chunk_document(document, settings.chunk_size, settings.chunk_overlap))
+        embedder = embedder or Embedder(settings.embedder, settings.embed_batch_size)
+        t0 = time.perf_counter()
+        vectors = embed_chunks(embedder, chunks, progress)
+        report.embed_seconds = time.perf_counter() - t0
+
+        writer = IndexWriter(root, manifest, previous)
+        try:
+            report.chunks_removed = writer.remove_documents(replace_ids)
+            writer.add_chunks(chunks, vectors)
+            counts: dict[str, int] = {}
+            for c in chunks:
+                counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
+            for document in to_add:
+                manifest.documents[doc_id_for(document.source)] = {
+                    "source": document.source,
+                    "title": document.title,
+                    "content_hash": document.content_hash,
+                    "chunks": counts.get(doc_id_for(document.source), 0),
+                    "pages": len(document.page_starts) or None,
+                    "chars": len(document.text),
+                }
+            writer.commit()
+        except BaseException:
+            writer.abort()
+            raise
+        finally:
+            if previous is not None:
+                previous.close()
+        report.chunks_added = len(chunks)
+        report.total_chunks = manifest.chunk_count
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def embed_chunks(embedder: Embedder, chunks: list[Chunk], progress: bool = True):
+    """Embed chunks in batches with a progress bar (chunks/s)."""
+    import numpy as np
+
+    if not chunks:
+        return np.zeros((0, embedder.dim), dtype=np.float32)
+    embedder.warm_up()
+    texts = [embedding_text(c) for c in chunks]
+    batch = max(embedder.batch_size * 4, 64)
+    parts = []
+    with tqdm(total=len(texts), unit="chunk", desc="Embedding", disable=not progress) as bar:
+        for i in range(0, len(texts), batch):
+            parts.append(embedder.encode(texts[i : i + batch]))
+            bar.update(len(texts[i : i + batch]))
+    return np.concatenate(parts)
+
+
+def _check_compatible(have: Manifest, want: Manifest, root: Path) -> None:
+    if have.embedder != want.embedder or have.dim != want.dim:
+        raise SettingsChanged(
+            f"the index in {root}/ was built with embedder {have.embedder} (dim {have.dim}), "
+            f"not {want.embedder} (dim {want.dim}); rebuild it with `rag ingest --rebuild`"
+        )
+    if have.chunking != want.chunking:
+        raise SettingsChanged(
+            f"the index in {root}/ was built with chunking {have.chunking}, "
+            f"now {want.chunking}; rebuild it with `rag ingest --rebuild`"
+        )

@@ -1,0 +1,318 @@
+"""Turn files into `Document`s: .txt, .md, .html/.htm, .pdf, .docx.
+
+Each loader returns clean text plus page starts (PDF). Problems raise
+`LoadError` with a short, specific reason; `iter_documents` turns those into
+`Skipped` records so one bad file never stops a batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from rag.types import Document
+
+SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
+MAX_FILE_BYTES = 100 * 1024 * 1024
+
+
+class LoadError(Exception):
+    """A file could not be turned into text; the message says why."""
+
+
+@dataclass
+class Skipped:
+    """A file left out of ingestion, with the one-line reason shown to the user."""
+
+    path: str
+    reason: str
+
+
+def display_path(path: Path) -> str:
+    """Path relative to the working directory when inside it, else absolute."""
+    resolved = path.resolve()
+    try:
+        return resolved.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return resolved.as_posix()
+
+
+def load_document(path: Path, max_bytes: int = MAX_FILE_BYTES) -> Document:
+    """Load one file into a `Document`, or raise `LoadError` saying why not."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise LoadError(f"unsupported file type '{suffix or '(none)'}'")
+    try:
+        size = path.stat().st_size
+        if size == 0:
+            raise LoadError("empty file")
+        if size > max_bytes:
+            raise LoadError(
+                f"file too large ({size / 1e6:.0f} MB > limit {max_bytes / 1e6:.0f} MB)"
+            )
+        data = path.read_bytes()
+    except OSError as exc:
+        raise LoadError(f"cannot read file: {exc.strerror or exc}") from exc
+    content_hash = hashlib.sha256(data).hexdigest()
+    loader = _LOADERS[suffix]
+    title, text, page_starts = loader(data, path)
+    if not text.strip():
+        raise LoadError("no text found in file")
+    return Document(
+        source=display_path(path),
+        title=title or path.stem.replace("-", " ").replace("_", " "),
+        text=text,
+        content_hash=content_hash,
+        page_starts=page_starts,
+    )
+
+
+def iter_documents(
+    paths: Iterable[Path], max_bytes: int = MAX_FILE_BYTES
+) -> Iterator[Document | Skipped]:
+    """Yield a `Document` or a `Skipped` for every file under ``paths``.
+
+    A ``MANIFEST.tsv`` (columns ``file`` and ``title``) beside files supplies
+    their titles, which plain-text formats otherwise lack.
+    """
+    titles: dict[Path, dict[str, str]] = {}
+    for file in discover_files(paths):
+        if isinstance(file, Skipped):
+            yield file
+            continue
+        try:
+            document = load_document(file, max_bytes=max_bytes)
+            if file.parent not in titles:
+                titles[file.parent] = read_manifest_titles(file.parent)
+            document.title = titles[file.parent].get(file.name) or document.title
+            yield document
+        except LoadError as exc:
+            yield Skipped(display_path(file), str(exc))
+        except Exception as exc:  # a parser bug must not stop the batch
+            yield Skipped(display_path(file), f"unreadable ({type(exc).__name__}: {exc})")
+
+
+def discover_files(paths: Iterable[Path]) -> Iterator[Path | Skipped]:
+    """Expand directories (recursively, sorted) into files; report missing paths."""
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for root, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in sorted(files):
+                    if name.startswith(".") or name.upper().startswith(("README", "MANIFEST", "LICENSE")):
+                        continue
+                    yield Path(root) / name
+        elif path.is_file():
+            yield path
+        else:
+            yield Skipped(str(raw), "no such file or directory")
+
+
+def read_manifest_titles(directory: Path) -> dict[str, str]:
+    """Titles by file name from ``directory/MANIFEST.tsv`` (empty when absent)."""
+    manifest = directory / "MANIFEST.tsv"
+    if not manifest.is_file():
+        return {}
+    import csv
+
+    try:
+        with open(manifest, encoding="utf-8", newline="") as fh:
+            rows = csv.DictReader(fh, delimiter="\t")
+            return {
+                r["file"]: " ".join(r["title"].split())
+                for r in rows
+                if r.get("file") and r.get("title")
+            }
+    except (OSError, KeyError, csv.Error):
+        return {}
+
+
+# --- text helpers -----------------------------------------------------------------
+
+_BLANK_LINES = re.compile(r"\n[ \t\u00a0]*\n+")
+
+
+def decode_text(data: bytes) -> str:
+    """Decode bytes as UTF-8 (with or without BOM), falling back to Windows-1252."""
+    if b"\x00" in data[:8192]:
+        raise LoadError("binary content in a text file")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
+def normalize_text(text: str) -> str:
+    """Clean whitespace and undo hard line-wrapping inside paragraphs.
+
+    Paragraphs are separated by blank lines. When the text is hard-wrapped
+    (most lines short and paragraphs made of several lines), lines inside a
+    paragraph are joined with spaces; otherwise each line stays its own line.
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u00a0", " ")
+    text = re.sub(r"[ \t]+\n", "\n", text)
+    paragraphs = [p.strip("\n") for p in _BLANK_LINES.split(text)]
+    paragraphs = [p for p in paragraphs if p.strip()]
+    lines = [ln for p in paragraphs for ln in p.split("\n") if ln.strip()]
+    multi_line = sum(1 for p in paragraphs if "\n" in p)
+    wrapped = bool(lines) and multi_line > len(paragraphs) / 3 and _median_len(lines) < 100
+    out = []
+    for p in paragraphs:
+        if wrapped:
+            p = " ".join(ln.strip() for ln in p.split("\n"))
+        else:
+            p = "\n".join(ln.rstrip() for ln in p.split("\n"))
+        out.append(re.sub(r"[ \t]{2,}", " ", p).strip())
+    return "\n\n".join(out)
+
+
+def _median_len(lines: list[str]) -> int:
+    lengths = sorted(len(ln) for ln in lines)
+    return lengths[len(lengths) // 2]
+
+
+# --- per-format loaders: (bytes, path) -> (title, text, page_starts) ---------------
+
+_FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
+
+
+def _load_text(data: bytes, path: Path) -> tuple[str, str, list[int]]:
+    text = decode_text(data)
+    title = ""
+    match = _FRONT_MATTER.match(text)
+    if match:
+        try:
+            meta = yaml.safe_load(match.group(1)) or {}
+        except yaml.YAMLError:
+            meta = {}
+        if isinstance(meta, dict):
+            title = str(meta.get("title") or "").replace("\u00a0", " ").strip()
+        text = text[match.end() :]
+    if not title and path.suffix.lower() in (".md", ".markdown"):
+        heading = re.search(r"^#\s+(.+)$", text, re.MULTILINE)
+        title = heading.group(1).strip() if heading else ""
+    return title, normalize_text(text), []
+
+
+def _load_html(data: bytes, path: Path) -> tuple[str, str, list[int]]:
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(decode_text(data), "html.parser")
+    for tag in soup(["script", "style", "noscript", "template", "head"]):
+        if tag.name == "head":
+            continue
+        tag.decompose()
+    title = soup.title.get_text(" ", strip=True) if soup.title else ""
+    if soup.head:
+        soup.head.decompose()
+    if not title and soup.h1:
+        title = soup.h1.get_text(" ", strip=True)
+    blocks = []
+    for block in soup.find_all(["p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "td", "pre"]):
+        if block.find(["p", "li", "td", "pre"]):
+            continue  # a container; its children are visited themselves
+        piece = " ".join(block.get_text(" ", strip=True).split())
+        if piece:
+            blocks.append(piece)
+    text = "\n\n".join(blocks) if blocks else soup.get_text("\n")
+    return title, normalize_text(text), []
+
+
+def _load_pdf(data: bytes, path: Path) -> tuple[str, str, list[int]]:
+    import io
+    import logging
+
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            try:
+                if not reader.decrypt(""):
+                    raise LoadError("encrypted PDF (password required)")
+            except LoadError:
+                raise
+            except Exception as exc:
+                raise LoadError("encrypted PDF (password required)") from exc
+        pages = [page.extract_text() or "" for page in reader.pages]
+    except LoadError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError) as exc:
+        raise LoadError(f"corrupt or unreadable PDF ({exc})") from exc
+    if not any(p.strip() for p in pages):
+        raise LoadError("no extractable text - OCR not supported")
+    title = ""
+    try:
+        if reader.metadata and reader.metadata.title:
+            title = str(reader.metadata.title).strip()
+    except Exception:
+        title = ""
+    parts: list[str] = []
+    starts: list[int] = []
+    offset = 0
+    for raw in pages:
+        page_text = _unwrap_pdf_page(raw)
+        starts.append(offset)
+        parts.append(page_text)
+        offset += len(page_text) + 2
+    return title, "\n\n".join(parts), starts
+
+
+def _unwrap_pdf_page(raw: str) -> str:
+    """Join PDF lines into paragraphs: keep a break after sentence-ending lines."""
+    lines = [" ".join(ln.split()) for ln in raw.replace("\r", "\n").split("\n")]
+    out: list[str] = []
+    for line in lines:
+        if not line:
+            if out and out[-1] != "\n\n":
+                out.append("\n\n")
+            continue
+        if out and out[-1] not in ("\n\n",):
+            out.append("\n" if out[-1].rstrip().endswith((".", "!", "?", ":")) else " ")
+        out.append(line)
+    return "".join(out).strip()
+
+
+def _load_docx(data: bytes, path: Path) -> tuple[str, str, list[int]]:
+    import io
+    import zipfile
+
+    import docx
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise LoadError(f"corrupt or unreadable DOCX ({exc})") from exc
+    except Exception as exc:
+        raise LoadError(f"corrupt or unreadable DOCX ({type(exc).__name__})") from exc
+    paragraphs = [" ".join(p.text.split()) for p in document.paragraphs]
+    paragraphs = [p for p in paragraphs if p]
+    title = (document.core_properties.title or "").strip()
+    if not title:
+        for p in document.paragraphs:
+            if p.style is not None and p.style.name.lower().startswith(("title", "heading")):
+                if p.text.strip():
+                    title = p.text.strip()
+                    break
+    return title, normalize_text("\n\n".join(paragraphs)), []
+
+
+_LOADERS = {
+    ".txt": _load_text,
+    ".md": _load_text,
+    ".markdown": _load_text,
+    ".html": _load_html,
+    ".htm": _load_html,
+    ".pdf": _load_pdf,
+    ".docx": _load_docx,
+}

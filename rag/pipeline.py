@@ -1,0 +1,267 @@
+"""The one code path from a question to a verified, cited answer.
+
+CLI, browser UI, evaluation harness and LangChain adapter all call
+`RagPipeline`: retrieve -> (refuse early if nothing is relevant) -> generate
+with streaming -> verify citations -> refuse if nothing is supported.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.citations import CitationVerifier
+from rag.config import Settings
+from rag.embeddings import Embedder
+from rag.generation import Generator, LlamaCppGenerator
+from rag.models import MODELS, ensure_model
+from rag.prompting import REFUSAL_TEXT, build_messages
+from rag.retrieval import DenseRetriever
+from rag.store import IndexStore
+from rag.types import Answer, Citation, Hit
+
+_REFUSAL_PATTERNS = re.compile(
+    r"(documents?|passages?|context|texts?|sources?|information)\s+(provided\s+)?"
+    r"(do|does|did)\s*(not|n't)\s+(say|state|contain|mention|provide|specify|include|answer)"
+    r"|not\s+(stated|mentioned|specified|provided|found|given)\s+in\s+the"
+    r"|no\s+(relevant\s+)?information\s+(about|on|regarding)"
+    r"|(cannot|can't|unable\s+to)\s+(answer|find|determine)",
+    re.IGNORECASE,
+)
+
+
+def looks_like_refusal(text: str) -> bool:
+    """True when the model itself says the passages lack the answer."""
+    return bool(_REFUSAL_PATTERNS.search(text))
+
+
+def clean_question(question: str) -> str:
+    """Drop control characters and collapse whitespace."""
+    kept = "".join(
+        ch if unicodedata.category(ch)[0] != "C" else " " for ch in question.replace("\t", " ")
+    )
+    return " ".join(kept.split())
+
+
+@dataclass
+class StreamEvent:
+    """A piece of a streamed answer: ``token`` text, then a final ``answer``."""
+
+    kind: str  # "token" | "answer"
+    text: str = ""
+    answer: Answer | None = None
+
+
+class RagPipeline:
+    """Retrieval-augmented, citation-verified question answering.
+
+    Example::
+
+        from rag import RagPipeline, Settings
+        pipe = RagPipeline(Settings(model="smollm2-135m"))
+        answer = pipe.ask("Which countries are the first recipients of Japan's OSA?")
+        print(answer.answer, [c.title for c in answer.citations])
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        embedder: Embedder | None = None,
+        generator: Generator | None = None,
+        store: IndexStore | None = None,
+    ):
+        self.settings = settings or Settings.from_env()
+        self.embedder = embedder or Embedder(self.settings.embedder, self.settings.embed_batch_size)
+        self._generator = generator
+        self._store = store
+        self._retriever: DenseRetriever | None = None
+        self.verifier = CitationVerifier(self.embedder, self.settings.support_threshold)
+
+    # -- resources (loaded once, on first use) --------------------------------------
+    @property
+    def store(self) -> IndexStore:
+        if self._store is None:
+            self._store = IndexStore.load(self.settings.index_dir)
+        return self._store
+
+    def reload_index(self) -> None:
+        """Pick up a newer index version (after an ingest)."""
+        if self._store is not None:
+            self._store.close()
+        self._store = None
+        self._retriever = None
+
+    @property
+    def retriever(self) -> DenseRetriever:
+        if self._retriever is None:
+            self._retriever = DenseRetriever(self.store, self.embedder)
+        return self._retriever
+
+    @property
+    def generator(self) -> Generator:
+        if self._generator is None:
+            self._generator = make_generator(self.settings)
+        return self._generator
+
+    def warm_up(self) -> None:
+        self.embedder.warm_up()
+        _ = self.retriever
+        self.generator.warm_up()
+
+    @property
+    def model_name(self) -> str:
+        return self._generator.name if self._generator else _model_label(self.settings.model)
+
+    # -- answering --------------------------------------------------------------------
+    def retrieve(self, question: str, k: int | None = None) -> list[Hit]:
+        return self.retriever.search(question, k or self.settings.top_k)
+
+    def ask(self, question: str) -> Answer:
+        """Answer one question (no streaming)."""
+        for event in self.stream(question):
+            if event.kind == "answer":
+                return event.answer
+        raise RuntimeError("pipeline ended without an answer")  # pragma: no cover
+
+    def stream(self, question: str, search_query: str | None = None) -> Iterator[StreamEvent]:
+        """Yield token events as the model writes, then one final answer event.
+
+        ``search_query`` (a standalone rewrite of a follow-up) is used for
+        retrieval when given; the model still sees it as the question.
+        """
+        settings = self.settings
+        started = time.perf_counter()
+        question = clean_question(question)
+        timings = {"retrieve_ms": 0.0, "first_token_ms": 0.0, "total_ms": 0.0}
+
+        def finish(answer: Answer) -> StreamEvent:
+            answer.timings["total_ms"] = round((time.perf_counter() - started) * 1000, 1)
+            return StreamEvent("answer", answer=answer)
+
+        if not question:
+            yield finish(self._refusal(question, "the question is empty", timings, []))
+            return
+        if len(question) > settings.max_question_chars:
+            reason = (
+                f"the question is too long ({len(question):,} characters; "
+                f"the limit is {settings.max_question_chars:,}) - please shorten it"
+            )
+            yield finish(self._refusal(question, reason, timings, []))
+            return
+
+        query = clean_question(search_query) if search_query else question
+        t0 = time.perf_counter()
+        hits = self.retrieve(query)
+        timings["retrieve_ms"] = round((time.perf_counter() - t0) * 1000, 1)
+        retrieved = [_citation(i, h) for i, h in enumerate(hits, start=1)]
+        best = hits[0].score if hits else 0.0
+        if not hits or best < settings.refusal_threshold:
+            reason = (
+                f"no passage is relevant enough (best score {best:.2f} < threshold "
+                f"{settings.refusal_threshold:.2f})"
+            )
+            answer = self._refusal(question, reason, timings, retrieved)
+            answer.standalone_question = search_query
+            yield finish(answer)
+            return
+
+        generator = self.generator
+        messages = build_messages(query, hits)
+        parts: list[str] = []
+        for token in generator.stream_chat(messages, settings.max_tokens, settings.temperature):
+            if not parts:
+                timings["first_token_ms"] = round((time.perf_counter() - started) * 1000, 1)
+            parts.append(token)
+            yield StreamEvent("token", text=token)
+        raw = "".join(parts).strip()
+        stats = generator.last_stats
+        usage = {"prompt_tokens": stats.prompt_tokens, "completion_tokens": stats.completion_tokens}
+
+        if not raw or looks_like_refusal(raw):
+            reason = "the model found no answer in the passages" if raw else "the model gave no answer"
+            answer = self._refusal(question, reason, timings, retrieved, raw=raw, usage=usage)
+            answer.standalone_question = search_query
+            yield finish(answer)
+            return
+
+        text, sentences = self.verifier.verify(raw, hits)
+        if not any(s.supported and s.citations for s in sentences):
+            reason = "the drafted answer is not supported by the retrieved passages"
+            answer = self._refusal(question, reason, timings, retrieved, raw=raw, usage=usage)
+            answer.sentences = sentences
+            answer.standalone_question = search_query
+            yield finish(answer)
+            return
+        cited = sorted({n for s in sentences for n in s.citations})
+        answer = Answer(
+            question=question,
+            answer=text,
+            refused=False,
+            citations=[retrieved[n - 1] for n in cited],
+            sentences=sentences,
+            timings=timings,
+            model=self.model_name,
+            raw_answer=raw,
+            standalone_question=search_query,
+            retrieved=retrieved,
+            usage=usage,
+        )
+        yield finish(answer)
+
+    def _refusal(
+        self,
+        question: str,
+        reason: str,
+        timings: dict,
+        retrieved: list[Citation],
+        raw: str = "",
+        usage: dict | None = None,
+    ) -> Answer:
+        return Answer(
+            question=question,
+            answer=REFUSAL_TEXT,
+            refused=True,
+            citations=[],
+            sentences=[],
+            timings=timings,
+            model=self.model_name,
+            raw_answer=raw,
+            refusal_reason=reason,
+            retrieved=retrieved,
+            usage=usage or {},
+        )
+
+
+def _citation(n: int, hit: Hit) -> Citation:
+    c = hit.chunk
+    return Citation(
+        n=n,
+        chunk_id=c.chunk_id,
+        source=c.source,
+        title=c.title,
+        page=c.page,
+        text=c.text,
+        start=c.start,
+        end=c.end,
+        score=round(hit.score, 4),
+    )
+
+
+def _model_label(name_or_path: str) -> str:
+    return name_or_path if name_or_path in MODELS else Path(name_or_path).name
+
+
+def make_generator(settings: Settings) -> LlamaCppGenerator:
+    """Locate (and verify) the configured model; loading happens on warm_up."""
+    path = ensure_model(settings.model, settings.model_cache)
+    return LlamaCppGenerator(
+        path,
+        name=_model_label(settings.model),
+        n_ctx=settings.n_ctx,
+        n_threads=settings.n_threads,
+        n_batch=settings.n_batch,
+    )

@@ -1,0 +1,316 @@
+"""On-disk index: FAISS vectors + SQLite docstore + JSON manifest, swapped atomically.
+
+Layout of an index directory::
+
+    index/
+      current -> builds/<version>     symlink, replaced atomically
+      builds/<version>/vectors.faiss  FAISS native format (IndexIDMap2 over inner product)
+      builds/<version>/docstore.sqlite  chunk rows keyed by the FAISS id
+      builds/<version>/manifest.json  embedder, dimension, chunking, documents
+      .lock                           held while an ingest writes
+
+A new version is always written to a fresh directory and only then made
+current by an atomic symlink replace, so a crash at any point leaves the
+previous index intact. Nothing here uses pickle.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from rag.types import Chunk
+
+FORMAT_VERSION = 1
+VECTORS_FILE = "vectors.faiss"
+DOCSTORE_FILE = "docstore.sqlite"
+MANIFEST_FILE = "manifest.json"
+
+
+class IndexStoreError(Exception):
+    """The index is missing, locked, inconsistent or built with other settings."""
+
+
+class IndexMissing(IndexStoreError):
+    """No index has been built at this location yet."""
+
+
+def faiss_id(chunk_id: str) -> int:
+    """Stable 60-bit integer id for FAISS from the chunk's string id."""
+    return int(hashlib.sha1(chunk_id.encode("utf-8")).hexdigest()[:15], 16)
+
+
+@dataclass
+class Manifest:
+    """What an index was built with and which documents it holds."""
+
+    embedder: str
+    dim: int
+    chunking: dict
+    documents: dict[str, dict] = field(default_factory=dict)  # doc_id -> info
+    format_version: int = FORMAT_VERSION
+    index_type: str = "IDMap2,Flat,IP"
+    created: float = field(default_factory=time.time)
+    updated: float = field(default_factory=time.time)
+
+    @property
+    def chunk_count(self) -> int:
+        return sum(int(d.get("chunks", 0)) for d in self.documents.values())
+
+    def to_json(self) -> str:
+        return json.dumps(self.__dict__, indent=2, sort_keys=True, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> Manifest:
+        data = json.loads(text)
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS chunks (
+    fid INTEGER PRIMARY KEY,
+    chunk_id TEXT UNIQUE NOT NULL,
+    doc_id TEXT NOT NULL,
+    source TEXT NOT NULL,
+    title TEXT NOT NULL,
+    page INTEGER,
+    position INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+"""
+
+_COLUMNS = 'chunk_id, doc_id, source, title, text, start, "end", page, position'
+
+
+def _row_to_chunk(row: tuple) -> Chunk:
+    return Chunk(*row)
+
+
+class IndexStore:
+    """A loaded, read-only index version: vector search plus chunk lookup."""
+
+    def __init__(self, root: Path, version_dir: Path, manifest: Manifest, index: faiss.Index):
+        self.root = root
+        self.version_dir = version_dir
+        self.manifest = manifest
+        self.index = index
+        self._db = sqlite3.connect(
+            f"file:{version_dir / DOCSTORE_FILE}?mode=ro", uri=True, check_same_thread=False
+        )
+
+    # -- loading ----------------------------------------------------------------
+    @classmethod
+    def exists(cls, root: Path) -> bool:
+        return (Path(root) / "current" / MANIFEST_FILE).is_file()
+
+    @classmethod
+    def load(cls, root: Path) -> IndexStore:
+        """Open the current version of the index at ``root``."""
+        root = Path(root)
+        current = root / "current"
+        if not (current / MANIFEST_FILE).is_file():
+            raise IndexMissing(
+                f"no index found in {root}/; build it with `rag ingest` (indexes corpus/)"
+            )
+        version_dir = current.resolve()
+        manifest = Manifest.from_json((version_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
+        if manifest.format_version != FORMAT_VERSION:
+            raise IndexStoreError(
+                f"index in {root}/ has format {manifest.format_version}, this version reads "
+                f"{FORMAT_VERSION}; rebuild it with `rag ingest --rebuild`"
+            )
+        index = faiss.read_index(str(version_dir / VECTORS_FILE))
+        return cls(root, version_dir, manifest, index)
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- queries ----------------------------------------------------------------
+    def __len__(self) -> int:
+        return int(self.index.ntotal)
+
+    def search(self, vector: np.ndarray, k: int) -> list[tuple[Chunk, float]]:
+        """Top-``k`` chunks by inner product with a normalized query vector."""
+        if len(self) == 0:
+            return []
+        scores, ids = self.index.search(np.asarray(vector, dtype=np.float32).reshape(1, -1), k)
+        pairs = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i != -1]
+        rows = self.chunks_by_fid([i for i, _ in pairs])
+        return [(rows[i], s) for i, s in pairs if i in rows]
+
+    def chunks_by_fid(self, fids: list[int]) -> dict[int, Chunk]:
+        if not fids:
+            return {}
+        marks = ",".join("?" * len(fids))
+        cur = self._db.execute(f"SELECT fid, {_COLUMNS} FROM chunks WHERE fid IN ({marks})", fids)
+        return {row[0]: _row_to_chunk(row[1:]) for row in cur}
+
+    def chunk(self, chunk_id: str) -> Chunk | None:
+        row = self._db.execute(
+            f"SELECT {_COLUMNS} FROM chunks WHERE chunk_id = ?", (chunk_id,)
+        ).fetchone()
+        return _row_to_chunk(row) if row else None
+
+    def iter_chunks(self) -> Iterator[Chunk]:
+        yield from (
+            _row_to_chunk(r)
+            for r in self._db.execute(f"SELECT {_COLUMNS} FROM chunks ORDER BY source, position")
+        )
+
+    def documents(self) -> list[dict]:
+        """Indexed documents with their chunk counts, sorted by source."""
+        docs = [{"doc_id": k, **v} for k, v in self.manifest.documents.items()]
+        return sorted(docs, key=lambda d: d["source"])
+
+    def check_consistency(self) -> list[str]:
+        """Problems found comparing FAISS ids, docstore rows and the manifest."""
+        problems = []
+        db_ids = {r[0] for r in self._db.execute("SELECT fid FROM chunks")}
+        faiss_ids = set(faiss.vector_to_array(self.index.id_map).tolist())
+        if db_ids != faiss_ids:
+            problems.append(
+                f"FAISS has {len(faiss_ids)} ids, docstore {len(db_ids)}; "
+                f"{len(faiss_ids ^ db_ids)} differ"
+            )
+        per_doc = dict(self._db.execute("SELECT doc_id, COUNT(*) FROM chunks GROUP BY doc_id"))
+        expected = {k: int(v["chunks"]) for k, v in self.manifest.documents.items()}
+        if per_doc != expected:
+            problems.append("manifest chunk counts differ from the docstore")
+        return problems
+
+
+# -- writing -------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def index_lock(root: Path, wait_seconds: float = 0.0) -> Iterator[None]:
+    """Hold an exclusive lock on the index while writing it.
+
+    A second writer waits up to ``wait_seconds`` and then fails with a clear
+    message instead of racing the first one.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "w") as fh:
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise IndexStoreError(
+                        f"another ingest is writing {root}/ right now; "
+                        "wait for it to finish and run the command again"
+                    ) from None
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+class IndexWriter:
+    """Write a new index version from the previous one plus changes.
+
+    Usage: ``w = IndexWriter(root, manifest, previous)``, then ``remove_documents``
+    and ``add_chunks`` any number of times, then ``commit()``. Until commit the
+    previous version stays current; ``abort()`` (or an exception) discards the draft.
+    """
+
+    def __init__(self, root: Path, manifest: Manifest, previous: IndexStore | None):
+        self.root = Path(root)
+        self.manifest = manifest
+        builds = self.root / "builds"
+        builds.mkdir(parents=True, exist_ok=True)
+        self.draft = builds / f".draft-{os.getpid()}-{time.time_ns()}"
+        self.draft.mkdir()
+        if previous is not None:
+            shutil.copyfile(previous.version_dir / DOCSTORE_FILE, self.draft / DOCSTORE_FILE)
+            self.index = faiss.clone_index(previous.index)
+        else:
+            self.index = faiss.IndexIDMap2(faiss.IndexFlatIP(manifest.dim))
+        self.db = sqlite3.connect(self.draft / DOCSTORE_FILE)
+        self.db.executescript(_SCHEMA)
+
+    def remove_documents(self, doc_ids: list[str]) -> int:
+        removed = 0
+        for doc_id in doc_ids:
+            fids = [r[0] for r in self.db.execute("SELECT fid FROM chunks WHERE doc_id=?", (doc_id,))]
+            if fids:
+                self.index.remove_ids(np.asarray(fids, dtype=np.int64))
+                self.db.execute("DELETE FROM chunks WHERE doc_id=?", (doc_id,))
+                removed += len(fids)
+            self.manifest.documents.pop(doc_id, None)
+        return removed
+
+    def add_chunks(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
+        if not chunks:
+            return
+        if vectors.shape != (len(chunks), self.manifest.dim):
+            raise ValueError(f"vectors shape {vectors.shape} does not match {len(chunks)} chunks")
+        fids = np.asarray([faiss_id(c.chunk_id) for c in chunks], dtype=np.int64)
+        self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), fids)
+        self.db.executemany(
+            "INSERT INTO chunks (fid, chunk_id, doc_id, source, title, page, position, start, "
+            '"end", text) VALUES (?,?,?,?,?,?,?,?,?,?)',
+            [
+                (int(f), c.chunk_id, c.doc_id, c.source, c.title, c.page, c.position, c.start,
+                 c.end, c.text)
+                for f, c in zip(fids, chunks, strict=True)
+            ],
+        )  # fmt: skip
+
+    def commit(self) -> Path:
+        """Finish the draft and make it the current version atomically."""
+        self.db.commit()
+        self.db.close()
+        faiss.write_index(self.index, str(self.draft / VECTORS_FILE))
+        self.manifest.updated = time.time()
+        (self.draft / MANIFEST_FILE).write_text(self.manifest.to_json(), encoding="utf-8")
+        for name in (VECTORS_FILE, DOCSTORE_FILE, MANIFEST_FILE):
+            _fsync(self.draft / name)
+        final = self.draft.with_name(f"v{time.strftime('%Y%m%d-%H%M%S')}-{time.time_ns() % 10**9}")
+        os.rename(self.draft, final)
+        link_tmp = self.root / f".current-{os.getpid()}"
+        link_tmp.unlink(missing_ok=True)
+        os.symlink(Path("builds") / final.name, link_tmp)
+        os.replace(link_tmp, self.root / "current")
+        _fsync(self.root)
+        _remove_stale_builds(self.root, keep=final)
+        return final
+
+    def abort(self) -> None:
+        with contextlib.suppress(Exception):
+            self.db.close()
+        shutil.rmtree(self.draft, ignore_errors=True)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove_stale_builds(root: Path, keep: Path) -> None:
+    """Delete versions other than ``keep`` and drafts left by crashed writers."""
+    for entry in (root / "builds").iterdir():
+        if entry.resolve() != keep.resolve():
+            shutil.rmtree(entry, ignore_errors=True)

@@ -1,0 +1,128 @@
+"""Typed records passed between stages: Document -> Chunk -> Hit -> Answer."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class Document:
+    """Text extracted from one file, with page starts for paged formats.
+
+    ``page_starts[i]`` is the character offset in ``text`` where page ``i + 1``
+    begins; it is empty for formats without pages.
+    """
+
+    source: str  # path as given to ingest (relative when possible)
+    title: str
+    text: str
+    content_hash: str  # sha256 of the file bytes
+    page_starts: list[int] = field(default_factory=list)
+
+    def page_at(self, offset: int) -> int | None:
+        """1-based page number containing ``offset``, or None for unpaged text."""
+        if not self.page_starts:
+            return None
+        page = 1
+        for i, start in enumerate(self.page_starts):
+            if start <= offset:
+                page = i + 1
+            else:
+                break
+        return page
+
+
+@dataclass
+class Chunk:
+    """A passage of a document; ``text == document.text[start:end]``."""
+
+    chunk_id: str
+    doc_id: str
+    source: str
+    title: str
+    text: str
+    start: int
+    end: int
+    page: int | None = None
+    position: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Hit:
+    """A retrieved chunk with its relevance score (higher is better)."""
+
+    chunk: Chunk
+    score: float
+    rank: int
+
+
+@dataclass
+class Citation:
+    """A numbered passage shown to the user as a source."""
+
+    n: int
+    chunk_id: str
+    source: str
+    title: str
+    page: int | None
+    text: str
+    start: int
+    end: int
+    score: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class AnswerSentence:
+    """One sentence of the answer with the citations that support it."""
+
+    text: str
+    citations: list[int]
+    support: float
+    supported: bool
+    # (start, end) of the best supporting span inside each cited passage text, keyed by n.
+    evidence: dict[int, tuple[int, int]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["evidence"] = {str(k): list(v) for k, v in self.evidence.items()}
+        return d
+
+
+@dataclass
+class Answer:
+    """The final, verified answer to one question."""
+
+    question: str
+    answer: str
+    refused: bool
+    citations: list[Citation]
+    sentences: list[AnswerSentence]
+    timings: dict[str, float]
+    model: str
+    raw_answer: str = ""
+    refusal_reason: str | None = None
+    standalone_question: str | None = None
+    retrieved: list[Citation] = field(default_factory=list)
+    usage: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "refused": self.refused,
+            "refusal_reason": self.refusal_reason,
+            "citations": [c.to_dict() for c in self.citations],
+            "sentences": [s.to_dict() for s in self.sentences],
+            "timings": self.timings,
+            "model": self.model,
+            "raw_answer": self.raw_answer,
+            "standalone_question": self.standalone_question,
+            "retrieved": [c.to_dict() for c in self.retrieved],
+            "usage": self.usage,
+        }
