@@ -41,8 +41,12 @@ class Settings:
     embedder: str = "all-MiniLM-L6-v2"
     embed_batch_size: int = 32
 
-    # Retrieval.
+    # Retrieval: "dense" (embeddings only) or "hybrid" (dense + BM25, fused by RRF).
+    retrieval: str = "dense"
     top_k: int = 4
+    candidates: int = 20  # per ranking, before fusion
+    dense_weight: float = 1.0
+    bm25_weight: float = 1.0
     # Below this cosine similarity of the best passage, refuse without generating.
     refusal_threshold: float = 0.30
     # An answer sentence needs this support score to count as supported.
@@ -73,6 +77,8 @@ class Settings:
             raise ValueError(
                 f"chunk_overlap must be in [0, chunk_size), got {self.chunk_overlap}"
             )
+        if self.retrieval not in ("dense", "hybrid"):
+            raise ValueError(f"retrieval must be 'dense' or 'hybrid', got {self.retrieval!r}")
         if self.top_k < 1:
             raise ValueError(f"top_k must be >= 1, got {self.top_k}")
         if not 0.0 <= self.temperature <= 2.0:

@@ -20,7 +20,7 @@ from rag.embeddings import Embedder
 from rag.generation import Generator, LlamaCppGenerator
 from rag.models import MODELS, ensure_model
 from rag.prompting import REFUSAL_TEXT, build_messages
-from rag.retrieval import DenseRetriever
+from rag.retrieval import DenseRetriever, make_retriever
 from rag.store import IndexStore
 from rag.types import Answer, Citation, Hit
 
@@ -98,7 +98,7 @@ class RagPipeline:
     @property
     def retriever(self) -> DenseRetriever:
         if self._retriever is None:
-            self._retriever = DenseRetriever(self.store, self.embedder)
+            self._retriever = make_retriever(self.store, self.embedder, self.settings)
         return self._retriever
 
     @property

@@ -31,6 +31,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from rag.bm25 import Bm25Index
 from rag.types import Chunk
 
 FORMAT_VERSION = 1
@@ -105,11 +106,19 @@ def _row_to_chunk(row: tuple) -> Chunk:
 class IndexStore:
     """A loaded, read-only index version: vector search plus chunk lookup."""
 
-    def __init__(self, root: Path, version_dir: Path, manifest: Manifest, index: faiss.Index):
+    def __init__(
+        self,
+        root: Path,
+        version_dir: Path,
+        manifest: Manifest,
+        index: faiss.Index,
+        bm25: Bm25Index | None = None,
+    ):
         self.root = root
         self.version_dir = version_dir
         self.manifest = manifest
         self.index = index
+        self.bm25 = bm25
         self._db = sqlite3.connect(
             f"file:{version_dir / DOCSTORE_FILE}?mode=ro", uri=True, check_same_thread=False
         )
@@ -136,7 +145,7 @@ class IndexStore:
                 f"{FORMAT_VERSION}; rebuild it with `rag ingest --rebuild`"
             )
         index = faiss.read_index(str(version_dir / VECTORS_FILE))
-        return cls(root, version_dir, manifest, index)
+        return cls(root, version_dir, manifest, index, Bm25Index.load(version_dir))
 
     def close(self) -> None:
         self._db.close()
@@ -160,6 +169,12 @@ class IndexStore:
         marks = ",".join("?" * len(fids))
         cur = self._db.execute(f"SELECT fid, {_COLUMNS} FROM chunks WHERE fid IN ({marks})", fids)
         return {row[0]: _row_to_chunk(row[1:]) for row in cur}
+
+    def vectors_by_fid(self, fids: list[int]) -> np.ndarray:
+        """Stored (normalized) vectors of the given FAISS ids."""
+        if not fids:
+            return np.zeros((0, self.manifest.dim), dtype=np.float32)
+        return np.vstack([self.index.reconstruct(int(f)) for f in fids])
 
     def chunk(self, chunk_id: str) -> Chunk | None:
         row = self._db.execute(
@@ -279,7 +294,11 @@ class IndexWriter:
     def commit(self) -> Path:
         """Finish the draft and make it the current version atomically."""
         self.db.commit()
+        rows = self.db.execute("SELECT fid, title, text FROM chunks ORDER BY fid").fetchall()
         self.db.close()
+        if rows:
+            texts = [f"{title}\n{text}" for _, title, text in rows]
+            Bm25Index.build(texts, [r[0] for r in rows]).save(self.draft)
         faiss.write_index(self.index, str(self.draft / VECTORS_FILE))
         self.manifest.updated = time.time()
         (self.draft / MANIFEST_FILE).write_text(self.manifest.to_json(), encoding="utf-8")
