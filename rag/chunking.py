@@ -116,7 +116,9 @@ def chunk_id_for(doc_id: str, position: int, text: str) -> str:
     return f"{doc_id}-{position:04d}-{digest}"
 
 
-def chunk_document(document: Document, chunk_size: int = 700, chunk_overlap: int = 120) -> list[Chunk]:
+def chunk_document(
+    document: Document, chunk_size: int = 700, chunk_overlap: int = 120
+) -> list[Chunk]:
     """Split ``document`` into `Chunk`s that respect sentence and page boundaries."""
     text = document.text
     bounds = document.page_starts or [0]

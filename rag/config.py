@@ -74,9 +74,7 @@ class Settings:
         if self.chunk_size < 50:
             raise ValueError(f"chunk_size must be >= 50 characters, got {self.chunk_size}")
         if not 0 <= self.chunk_overlap < self.chunk_size:
-            raise ValueError(
-                f"chunk_overlap must be in [0, chunk_size), got {self.chunk_overlap}"
-            )
+            raise ValueError(f"chunk_overlap must be in [0, chunk_size), got {self.chunk_overlap}")
         if self.retrieval not in ("dense", "hybrid"):
             raise ValueError(f"retrieval must be 'dense' or 'hybrid', got {self.retrieval!r}")
         if self.top_k < 1:
@@ -102,7 +100,9 @@ class Settings:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     def to_dict(self) -> dict[str, object]:
-        return {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(self).items()}
+        return {
+            k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(self).items()
+        }
 
 
 def _coerce(type_name: object, raw: str, name: str) -> object:

@@ -89,28 +89,48 @@ def ingest(
             manifest = wanted
 
         known = manifest.documents
-        by_hash = {info["content_hash"]: info["source"] for info in known.values()}
         to_add: list[Document] = []
         replace_ids: list[str] = []
-        seen_sources: set[str] = set()
+        seen_sources: dict[str, str] = {}  # source -> content hash in this run
+        candidates: list[tuple[Document, dict | None]] = []  # new or changed documents
         for item in iter_documents(paths, max_bytes=max_file_bytes):
             if isinstance(item, Skipped):
                 report.skipped.append(item)
                 if on_skip:
                     on_skip(item)
                 continue
-            doc_id = doc_id_for(item.source)
-            seen_sources.add(item.source)
-            info = known.get(doc_id)
+            if item.source in seen_sources:
+                continue  # the same file reached twice (overlapping paths)
+            seen_sources[item.source] = item.content_hash
+            info = known.get(doc_id_for(item.source))
             if info and info["content_hash"] == item.content_hash:
                 report.unchanged.append(item.source)
                 continue
+            candidates.append((item, info))
+
+        def gone(source: str) -> bool:
+            return prune and source not in seen_sources and not Path(source).exists()
+
+        # Duplicates are judged against what the index holds after this run: a
+        # known document counts only if it keeps its content (not changed, not
+        # pruned), so a renamed or copied-then-edited file is not lost.
+        by_hash: dict[str, str] = {}
+        for info in known.values():
+            source = info["source"]
+            if seen_sources.get(source, info["content_hash"]) == info["content_hash"]:
+                if not gone(source):
+                    by_hash.setdefault(info["content_hash"], source)
+        for item, info in candidates:
+            doc_id = doc_id_for(item.source)
             twin = by_hash.get(item.content_hash)
             if twin and twin != item.source:
                 skip = Skipped(item.source, f"duplicate of {twin} (same content), indexed once")
                 report.skipped.append(skip)
                 if on_skip:
                     on_skip(skip)
+                if info:  # its old content must not stay indexed
+                    replace_ids.append(doc_id)
+                    report.removed.append(item.source)
                 continue
             by_hash[item.content_hash] = item.source
             (report.updated if info else report.added).append(item.source)
@@ -120,7 +140,7 @@ def ingest(
 
         if prune:
             for doc_id, info in list(known.items()):
-                if info["source"] not in seen_sources and not Path(info["source"]).exists():
+                if gone(info["source"]):
                     replace_ids.append(doc_id)
                     report.removed.append(info["source"])
 
@@ -134,6 +154,8 @@ def ingest(
         for document in to_add:
             chunks.extend(chunk_document(document, settings.chunk_size, settings.chunk_overlap))
         embedder = embedder or Embedder(settings.embedder, settings.embed_batch_size)
+        if chunks:
+            embedder.warm_up()  # model loading is not embedding time
         t0 = time.perf_counter()
         vectors = embed_chunks(embedder, chunks, progress)
         report.embed_seconds = time.perf_counter() - t0
@@ -162,6 +184,34 @@ def ingest(
             if previous is not None:
                 previous.close()
         report.chunks_added = len(chunks)
+        report.total_chunks = manifest.chunk_count
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def remove_documents(
+    sources: Iterable[str], settings: Settings, lock_wait_seconds: float = 0.0
+) -> IngestReport:
+    """Remove documents (by their indexed ``source``) from the index; files are untouched."""
+    started = time.perf_counter()
+    report = IngestReport()
+    root = settings.index_dir
+    with index_lock(root, wait_seconds=lock_wait_seconds):
+        previous = IndexStore.load(root)
+        manifest = previous.manifest
+        ids = [i for i in dict.fromkeys(map(doc_id_for, sources)) if i in manifest.documents]
+        try:
+            if ids:
+                report.removed = [manifest.documents[i]["source"] for i in ids]
+                writer = IndexWriter(root, manifest, previous)
+                try:
+                    report.chunks_removed = writer.remove_documents(ids)
+                    writer.commit()
+                except BaseException:
+                    writer.abort()
+                    raise
+        finally:
+            previous.close()
         report.total_chunks = manifest.chunk_count
     report.seconds = time.perf_counter() - started
     return report

@@ -107,7 +107,9 @@ def discover_files(paths: Iterable[Path]) -> Iterator[Path | Skipped]:
             for root, dirs, files in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(files):
-                    if name.startswith(".") or name.upper().startswith(("README", "MANIFEST", "LICENSE")):
+                    if name.startswith(".") or name.upper().startswith(
+                        ("README", "MANIFEST", "LICENSE")
+                    ):
                         continue
                     yield Path(root) / name
         elif path.is_file():
@@ -204,6 +206,7 @@ def _load_text(data: bytes, path: Path) -> tuple[str, str, list[int]]:
 
 def _load_html(data: bytes, path: Path) -> tuple[str, str, list[int]]:
     from bs4 import BeautifulSoup
+    from bs4.element import CData, Comment, Declaration, Doctype, ProcessingInstruction
 
     soup = BeautifulSoup(decode_text(data), "html.parser")
     for tag in soup(["script", "style", "noscript", "template", "head"]):
@@ -215,15 +218,36 @@ def _load_html(data: bytes, path: Path) -> tuple[str, str, list[int]]:
         soup.head.decompose()
     if not title and soup.h1:
         title = soup.h1.get_text(" ", strip=True)
-    blocks = []
-    for block in soup.find_all(["p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "td", "pre"]):
-        if block.find(["p", "li", "td", "pre"]):
-            continue  # a container; its children are visited themselves
-        piece = " ".join(block.get_text(" ", strip=True).split())
-        if piece:
-            blocks.append(piece)
-    text = "\n\n".join(blocks) if blocks else soup.get_text("\n")
-    return title, normalize_text(text), []
+    # Every text node belongs to its nearest block-level ancestor; consecutive
+    # nodes of one block form a paragraph. Text directly inside <div>, <th>,
+    # <blockquote>, <dd>, ... is kept, not only text inside <p>/<li>/<td>.
+    blocks: list[str] = []
+    current: list[str] = []
+    owner = None
+    for node in soup.find_all(string=True):
+        if isinstance(node, (Comment, CData, Declaration, Doctype, ProcessingInstruction)):
+            continue
+        piece = " ".join(node.split())
+        if not piece:
+            continue
+        parent = node.parent
+        while parent is not None and parent.name not in _HTML_BLOCKS:
+            parent = parent.parent
+        if current and parent is not owner:
+            blocks.append(" ".join(current))
+            current = []
+        owner = parent
+        current.append(piece)
+    if current:
+        blocks.append(" ".join(current))
+    return title, normalize_text("\n\n".join(blocks)), []
+
+
+_HTML_BLOCKS = frozenset(
+    "p h1 h2 h3 h4 h5 h6 li td th pre div section article main header footer nav aside "
+    "blockquote dd dt dl figure figcaption caption table thead tbody tfoot tr ul ol address "
+    "form fieldset legend details summary body html [document]".split()
+)
 
 
 def _load_pdf(data: bytes, path: Path) -> tuple[str, str, list[int]]:

@@ -108,9 +108,10 @@ class RagPipeline:
         return self._generator
 
     def warm_up(self) -> None:
+        _ = self.store  # fail fast (no index) before the slower model loads
+        self.generator.warm_up()
         self.embedder.warm_up()
         _ = self.retriever
-        self.generator.warm_up()
 
     @property
     def model_name(self) -> str:
@@ -182,7 +183,9 @@ class RagPipeline:
         usage = {"prompt_tokens": stats.prompt_tokens, "completion_tokens": stats.completion_tokens}
 
         if not raw or looks_like_refusal(raw):
-            reason = "the model found no answer in the passages" if raw else "the model gave no answer"
+            reason = (
+                "the model found no answer in the passages" if raw else "the model gave no answer"
+            )
             answer = self._refusal(question, reason, timings, retrieved, raw=raw, usage=usage)
             answer.standalone_question = search_query
             yield finish(answer)

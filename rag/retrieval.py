@@ -9,8 +9,6 @@ the same thing whichever retriever is used.
 
 from __future__ import annotations
 
-import numpy as np
-
 from rag.embeddings import Embedder
 from rag.store import IndexStore
 from rag.types import Hit

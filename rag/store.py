@@ -266,7 +266,9 @@ class IndexWriter:
     def remove_documents(self, doc_ids: list[str]) -> int:
         removed = 0
         for doc_id in doc_ids:
-            fids = [r[0] for r in self.db.execute("SELECT fid FROM chunks WHERE doc_id=?", (doc_id,))]
+            fids = [
+                r[0] for r in self.db.execute("SELECT fid FROM chunks WHERE doc_id=?", (doc_id,))
+            ]
             if fids:
                 self.index.remove_ids(np.asarray(fids, dtype=np.int64))
                 self.db.execute("DELETE FROM chunks WHERE doc_id=?", (doc_id,))
@@ -333,3 +335,5 @@ def _remove_stale_builds(root: Path, keep: Path) -> None:
     for entry in (root / "builds").iterdir():
         if entry.resolve() != keep.resolve():
             shutil.rmtree(entry, ignore_errors=True)
+    for link in root.glob(".current-*"):  # left by a writer killed mid-swap
+        link.unlink(missing_ok=True)

@@ -1,0 +1,194 @@
+"""Shared fixtures: paths to ../shared, a small fixture corpus and index, the
+embedder and the tiny generator model (each loaded once per session), and a
+scriptable fake generator for pipeline tests that need no LLM."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rag.config import Settings
+from rag.generation import GenerationStats
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+SEED_NAME = "japan-osa-malaysia-visit.txt"
+SEED_PHRASE = "Malaysia, the Philippines, Bangladesh, and Fiji"
+# Small, on-topic companions of the seed article for the end-to-end index.
+E2E_COMPANIONS = (
+    "2023-06-16-joint-readout-of-trilateral-meeting-between-the-national-security-advisors-"
+    "of-the-united-states-japan-and-the.md",
+    "2022-05-26-statement-by-national-security-advisor-jake-sullivan-on-fiji-joining-the-"
+    "indo-pacific-economic-framework-for-prosperity.md",
+    "2024-09-24-readout-of-president-joe-bidens-meeting-with-chief-adviser-muhammad-yunus-"
+    "of-bangladesh.md",
+)
+
+# A small corpus on clearly separate topics, so the relevant passage is obvious.
+FIXTURE_DOCS: dict[str, str] = {
+    "osa.txt": (
+        "Japan created Official Security Assistance (OSA) in 2023 to give defense equipment "
+        "to partner militaries. The first recipients of OSA are Malaysia, the Philippines, "
+        "Bangladesh, and Fiji. Each recipient receives a quarter of the 2 billion yen budget.\n\n"
+        "Mr. Kishida announced the program after the National Security Strategy was revised."
+    ),
+    "yen.md": (
+        "---\ntitle: The Yen and Currency Markets\ndate: 2024-05-01\n---\n\n"
+        "The Japanese yen fell to its weakest level against the U.S. dollar in 34 years. "
+        "Importers pay more for energy and food when the currency is weak.\n\n"
+        "The Bank of Japan raised interest rates for the first time in 17 years."
+    ),
+    "coral.html": (
+        "<html><head><title>Coral Reef Bleaching</title><style>p{color:red}</style></head>"
+        "<body><h1>Coral Reef Bleaching</h1>"
+        "<p>Coral reefs bleach when ocean water stays too warm for several weeks.</p>"
+        "<p>The Great Barrier Reef suffered mass bleaching in 2016, 2017 and 2020.</p>"
+        "<script>var tracking = 'do not index me';</script></body></html>"
+    ),
+    "quad.txt": (
+        "The Quad is a partnership of Australia, India, Japan and the United States. "
+        "Quad leaders pledged to deliver one billion vaccine doses to the Indo-Pacific."
+    ),
+    "bread.md": (
+        "# Baking Sourdough Bread\n\n"
+        "Sourdough bread rises with a starter of wild yeast and lactic acid bacteria. "
+        "Bakers feed the starter with flour and water every day."
+    ),
+}
+
+
+def write_corpus(directory: Path, docs: dict[str, str] | None = None) -> Path:
+    """Write ``docs`` (name -> text) into ``directory`` and return it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, text in (FIXTURE_DOCS if docs is None else docs).items():
+        (directory / name).write_text(text, encoding="utf-8")
+    return directory
+
+
+def normalize_ws(text: str) -> str:
+    return " ".join(text.split())
+
+
+@pytest.fixture(autouse=True)
+def _no_rag_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests must not depend on the developer's RAG_* settings (the model cache may stay)."""
+    for key in list(os.environ):
+        if key.startswith("RAG_") and key != "RAG_MODEL_CACHE":
+            monkeypatch.delenv(key)
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    if not (SHARED / "corpus").is_dir():
+        pytest.skip(f"shared data not found at {SHARED} (expected ../shared beside the repo)")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def osa_corpus(shared_dir: Path) -> Path:
+    path = shared_dir / "corpus" / "osa"
+    if not (path / SEED_NAME).is_file():
+        pytest.skip(f"seed article missing: {path / SEED_NAME}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The real all-MiniLM-L6-v2 embedder, loaded once."""
+    from rag.embeddings import Embedder, EmbedderError
+
+    emb = Embedder()
+    try:
+        emb.warm_up()
+    except EmbedderError as exc:  # pragma: no cover - depends on the environment
+        pytest.skip(str(exc))
+    return emb
+
+
+@pytest.fixture(scope="session")
+def fixture_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_corpus(tmp_path_factory.mktemp("fixture-corpus"))
+
+
+@pytest.fixture(scope="session")
+def fixture_settings(tmp_path_factory: pytest.TempPathFactory, fixture_corpus: Path, embedder):
+    """Settings whose index_dir holds an index of the fixture corpus (built once)."""
+    from rag.ingest import ingest
+
+    settings = Settings(
+        index_dir=tmp_path_factory.mktemp("fixture-index") / "index",
+        model="smollm2-135m",
+        model_cache=tmp_path_factory.mktemp("unused-model-cache"),
+        n_threads=2,
+    )
+    report = ingest([fixture_corpus], settings, embedder=embedder, progress=False)
+    assert len(report.added) == len(FIXTURE_DOCS), report
+    return settings
+
+
+@pytest.fixture
+def fixture_store(fixture_settings: Settings) -> Iterator:
+    from rag.store import IndexStore
+
+    store = IndexStore.load(fixture_settings.index_dir)
+    yield store
+    store.close()
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private model cache, so verification stamps never touch the user's cache."""
+    return tmp_path_factory.mktemp("model-cache")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_path(model_cache: Path) -> Path:
+    from rag.models import ModelError, ensure_model
+
+    try:
+        return ensure_model("smollm2-135m", model_cache)
+    except ModelError as exc:
+        pytest.skip(f"tiny test model unavailable: {exc}")
+
+
+@pytest.fixture(scope="session")
+def tiny_generator(tiny_model_path: Path):
+    """SmolLM2-135M through llama.cpp, loaded once (greedy decoding is deterministic)."""
+    from rag.generation import LlamaCppGenerator
+
+    generator = LlamaCppGenerator(tiny_model_path, name="smollm2-135m", n_ctx=2048, n_threads=2)
+    generator.warm_up()
+    return generator
+
+
+class FakeGenerator:
+    """Implements the `Generator` protocol with a canned reply, streamed word by word."""
+
+    def __init__(self, reply: str, name: str = "fake-llm"):
+        self.reply = reply
+        self.name = name
+        self.last_stats = GenerationStats()
+        self.calls: list[dict] = []
+        self.warmed = False
+
+    def warm_up(self) -> None:
+        self.warmed = True
+
+    def stream_chat(self, messages: list[dict], max_tokens: int = 256, temperature: float = 0.0):
+        self.calls.append(
+            {"messages": messages, "max_tokens": max_tokens, "temperature": temperature}
+        )
+        pieces = re.findall(r"\S+\s*", self.reply)
+        yield from pieces
+        self.last_stats = GenerationStats(prompt_tokens=100, completion_tokens=len(pieces))
+
+
+@pytest.fixture
+def fake_generator():
+    """Factory: ``fake_generator("reply text")`` -> a FakeGenerator."""
+    return FakeGenerator
