@@ -333,15 +333,18 @@ def serve(
         credentials = parse_auth(auth)
     except ValueError as exc:
         _fail(str(exc), 2)
-    run_server(
-        settings,
-        host=host,
-        port=port,
-        auth=credentials,
-        concurrency=concurrency,
-        uploads_dir=uploads_dir,
-        feedback_file=feedback_file,
-    )
+    try:
+        run_server(
+            settings,
+            host=host,
+            port=port,
+            auth=credentials,
+            concurrency=concurrency,
+            uploads_dir=uploads_dir,
+            feedback_file=feedback_file,
+        )
+    except OSError as exc:  # e.g. the port is taken
+        _fail(f"cannot serve on {host}:{port}: {exc}")
 
 
 # -- eval ----------------------------------------------------------------------------

@@ -1,0 +1,62 @@
+"""Fixtures for the UI tests: a small, writable index and an engine with a fake model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag.config import Settings
+
+UI_DOCS = {
+    "osa.txt": (
+        "Japan created Official Security Assistance (OSA) in 2023 to give defense equipment "
+        "to partner militaries. The first recipients of OSA are Malaysia, the Philippines, "
+        "Bangladesh, and Fiji. Each recipient receives a quarter of the 2 billion yen budget."
+    ),
+    "bread.md": (
+        "# Baking Sourdough Bread\n\nSourdough bread rises with a starter of wild yeast and "
+        "lactic acid bacteria. Bakers feed the starter with flour and water every day."
+    ),
+}
+
+
+@pytest.fixture
+def ui_settings(tmp_path: Path, embedder) -> Settings:
+    """Settings with a fresh, writable index of two small documents."""
+    from rag.ingest import ingest
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name, text in UI_DOCS.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+    settings = Settings(
+        index_dir=tmp_path / "index",
+        corpus_dir=corpus,
+        model="smollm2-135m",
+        model_cache=tmp_path / "model-cache",
+        n_threads=1,
+    )
+    ingest([corpus], settings, embedder=embedder, progress=False)
+    return settings
+
+
+@pytest.fixture
+def make_engine(tmp_path: Path, embedder, fake_generator):
+    """Factory: ``make_engine(settings, reply)`` -> an Engine whose model is a fake."""
+    from rag.pipeline import RagPipeline
+    from ui.engine import Engine
+
+    def make(settings: Settings, reply: str = "The documents do not say."):
+        generator = fake_generator(reply, name=settings.model)
+        pipe = RagPipeline(settings, embedder=embedder, generator=generator)
+        engine = Engine(
+            settings,
+            uploads_dir=tmp_path / "uploads",
+            feedback_file=tmp_path / "feedback.jsonl",
+            pipeline=pipe,
+        )
+        engine.fake = generator
+        return engine
+
+    return make

@@ -1,0 +1,108 @@
+"""Follow-up rewriting (rag/conversation.py) and feedback records (rag/feedback.py)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from uihelpers import make_answer
+
+from rag.conversation import (
+    Turn,
+    acceptable_rewrite,
+    heuristic_rewrite,
+    key_terms,
+    needs_context,
+    rewrite_question,
+)
+from rag.feedback import append_feedback, feedback_record, read_feedback
+
+FIRST = "Which countries are the first recipients of Japan's OSA?"
+FOLLOW_UP = "And how much did each of them get?"
+HISTORY = [Turn(FIRST)]
+
+
+def test_key_terms_and_context_detection():
+    assert key_terms(FIRST) == ["countries", "recipients", "Japan's", "OSA"]
+    assert needs_context(FOLLOW_UP)
+    assert needs_context("What about Fiji?")
+    assert needs_context("Why?")
+    assert not needs_context("What does ASEAN stand for?")
+    assert not needs_context("Which country will chair ASEAN in 2025?")
+
+
+def test_heuristic_rewrite_carries_the_subject():
+    query = heuristic_rewrite(FOLLOW_UP, HISTORY)
+    assert query == f"{FOLLOW_UP} (follow-up to: {FIRST})"
+    chained = [*HISTORY, Turn(FOLLOW_UP, standalone=query)]
+    assert heuristic_rewrite("Why?", chained).endswith(f"(follow-up to: {query})")
+
+
+def test_standalone_question_is_not_rewritten(fake_generator):
+    gen = fake_generator("unused")
+    assert rewrite_question("What is ASEAN?", HISTORY, gen).method == "none"
+    assert rewrite_question(FOLLOW_UP, [], gen).method == "none"
+    assert gen.calls == []  # no model call for either
+
+
+def test_model_rewrite_is_used_when_it_keeps_the_subject(fake_generator):
+    gen = fake_generator("Standalone question: How much did each first recipient of OSA get?")
+    result = rewrite_question(FOLLOW_UP, HISTORY, gen)
+    assert result.method == "model" and result.rewritten
+    assert result.query == "How much did each first recipient of OSA get?"
+    prompt = gen.calls[0]["messages"][1]["content"]
+    assert FIRST in prompt and FOLLOW_UP in prompt
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "How much did each of them get?",  # the subject is still missing
+        "What countries are the first recipients of Japan's OSA?",  # "how much" is lost
+        "The documents do not say.",
+        "",
+        "Malaysia [1].",
+    ],
+)
+def test_bad_model_rewrite_falls_back_to_heuristic(fake_generator, reply):
+    result = rewrite_question(FOLLOW_UP, HISTORY, fake_generator(reply))
+    assert result.method == "heuristic"
+    assert result.query == heuristic_rewrite(FOLLOW_UP, HISTORY)
+
+
+def test_failing_generator_falls_back(fake_generator):
+    class Broken:
+        def stream_chat(self, *args, **kwargs):
+            raise RuntimeError("llama.cpp exploded")
+
+    assert rewrite_question(FOLLOW_UP, HISTORY, Broken()).method == "heuristic"
+    assert not acceptable_rewrite("x" * 400, FOLLOW_UP, HISTORY)
+
+
+def test_follow_up_query_retrieves_the_right_passage(fixture_settings, embedder):
+    """The expanded follow-up finds the OSA passage the bare follow-up may miss."""
+    from rag.pipeline import RagPipeline
+
+    pipe = RagPipeline(fixture_settings, embedder=embedder)
+    hits = pipe.retrieve(heuristic_rewrite(FOLLOW_UP, HISTORY), k=1)
+    assert hits[0].chunk.source.endswith("osa.txt")
+
+
+def test_feedback_lines(tmp_path):
+    path = tmp_path / "fb" / "feedback.jsonl"
+    first = feedback_record(make_answer(), "up", feedback_id="f1")
+    append_feedback(path, first)
+    append_feedback(path, feedback_record(make_answer(), "up", "  very\nclear ", feedback_id="f1"))
+    append_feedback(path, feedback_record(make_answer(refused=True).to_dict(), "down"))
+    records = read_feedback(path)
+    assert len(path.read_text().splitlines()) == 3
+    assert [r["rating"] for r in records] == ["up", "up", "down"]
+    assert records[1]["comment"] == "very clear" and records[1]["id"] == "f1"
+    rec = records[0]
+    assert rec["question"] == FIRST and rec["answer"].startswith("The first recipients")
+    assert [c["n"] for c in rec["citations"]] == [1, 2]
+    assert rec["citations"][1]["page"] == 6 and "timestamp" in rec
+    assert records[2]["refused"] is True
+    json.dumps(records)  # plain JSON
+    with pytest.raises(ValueError, match="rating"):
+        feedback_record(make_answer(), "meh")

@@ -1,0 +1,285 @@
+"""The chat page's event handlers, called directly (real index and embedder, fake model)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rag.models import ModelError
+from ui.app import ChatUI, build_app, message_text, normalize_history, parse_auth
+
+QUESTION = "Which countries are the first recipients of Japan's OSA?"
+REPLY = "The first recipients of OSA are Malaysia, the Philippines, Bangladesh, and Fiji [1]."
+
+
+def ask(ui: ChatUI, question: str, history=None, session=None, **settings):
+    values = [settings.get(k) for k in ("top_k", "model", "temperature", "threshold")]
+    return list(ui.respond(question, history or [], session, *values))
+
+
+def test_message_content_as_string_or_parts():
+    assert message_text("hi") == "hi"
+    assert message_text([{"type": "text", "text": "Which "}, {"type": "text", "text": "OSA?"}]) == (
+        "Which OSA?"
+    )
+    assert message_text({"text": "x", "files": []}) == "x"
+    assert message_text(None) == ""
+    history = [
+        {"role": "user", "content": [{"type": "text", "text": "q"}]},
+        {"role": "assistant", "content": "<div>a</div>", "metadata": None},
+    ]
+    assert normalize_history(history) == [
+        {"role": "user", "content": "q"},
+        {"role": "assistant", "content": "<div>a</div>"},
+    ]
+
+
+def test_answer_streams_then_renders_citations_and_sources(ui_settings, make_engine):
+    ui = ChatUI(make_engine(ui_settings, REPLY))
+    updates = ask(ui, QUESTION)
+    chats = [u[1][-1]["content"] for u in updates]
+    assert "Searching the documents" in chats[0]
+    streamed = [c for c in chats if 'class="rag-cursor"' in c]
+    assert len(streamed) >= 5  # one update per token, growing
+    assert len(streamed[1]) > len(streamed[0])
+    textbox, chat, session, sources, _banner = updates[-1]
+    assert textbox == "" and [m["role"] for m in chat] == ["user", "assistant"]
+    assert 'class="rag-answer"' in chat[-1]["content"]
+    assert 'class="rag-cite" href="#rag-src-' in chat[-1]["content"]
+    assert "<mark>The first recipients of OSA are Malaysia" in sources
+    assert "osa" in sources.lower() and "score 0." in sources
+    assert len(session["turns"]) == 1 and session["turns"][0]["method"] == "none"
+
+
+def test_follow_up_is_rewritten_before_retrieval(ui_settings, make_engine):
+    ui = ChatUI(make_engine(ui_settings, REPLY))
+    *_, first = ask(ui, QUESTION)
+    *_, last = ask(ui, "And how much did each of them get?", first[1], first[2])
+    chat, session, sources = last[1], last[2], last[3]
+    turn = session["turns"][-1]
+    assert turn["method"] in ("model", "heuristic")
+    assert "OSA" in turn["search_query"]
+    assert turn["answer"].standalone_question == turn["search_query"]
+    assert turn["answer"].retrieved[0].source.endswith("osa.txt")
+    assert "Searched for: <q>And how much did each of them get?" in sources
+    assert len(chat) == 4 and sources.count('class="rag-older"') == 1
+
+
+def test_separate_sessions_keep_separate_histories(ui_settings, make_engine):
+    ui = ChatUI(make_engine(ui_settings, REPLY))
+    *_, a = ask(ui, QUESTION)
+    *_, b = ask(ui, "How do bakers feed a sourdough starter?")
+    assert len(a[2]["turns"]) == 1 and len(b[2]["turns"]) == 1
+    assert b[2]["turns"][0]["method"] == "none"  # nothing from session a leaks in
+
+
+def test_settings_change_the_request(ui_settings, make_engine):
+    ui = ChatUI(make_engine(ui_settings, REPLY))
+    *_, last = ask(ui, QUESTION, top_k=1, threshold=0.95, temperature=0.3)
+    answer = last[2]["turns"][0]["answer"]
+    assert answer.refused and len(answer.retrieved) == 1
+    assert 'class="rag-refusal"' in last[1][-1]["content"]
+    assert "threshold 0.95" in last[1][-1]["content"]
+
+
+def test_missing_index_shows_the_fix_not_a_traceback(tmp_path, make_engine, ui_settings):
+    settings = ui_settings.replace(index_dir=tmp_path / "no-index")
+    ui = ChatUI(make_engine(settings, REPLY))
+    *_, last = ask(ui, QUESTION)
+    message = last[1][-1]["content"]
+    assert 'class="rag-error"' in message
+    assert f"<code>rag ingest {settings.corpus_dir} --index-dir {settings.index_dir}</code>" in (
+        message
+    )
+    assert "Traceback" not in message
+    banner = last[4]
+    assert banner["visible"] is True and "rag ingest" in banner["value"]
+
+
+def test_missing_model_shows_install_command(ui_settings, make_engine):
+    engine = make_engine(ui_settings, REPLY)
+
+    def missing(model):
+        raise ModelError(f"model '{model}' is not installed; run `rag models install {model}`")
+
+    engine.generator = missing
+    *_, last = ask(ChatUI(engine), QUESTION, model="qwen2.5-0.5b")
+    assert "<code>rag models install qwen2.5-0.5b</code>" in last[1][-1]["content"]
+
+
+def test_unexpected_error_is_a_short_message(ui_settings, make_engine):
+    engine = make_engine(ui_settings, REPLY)
+    engine.pipeline = lambda *a, **k: 1 / 0
+    *_, last = ask(ChatUI(engine), QUESTION)
+    message = last[1][-1]["content"]
+    assert "unexpected error (ZeroDivisionError)" in message and "Traceback" not in message
+
+
+def test_empty_question_does_nothing(ui_settings, make_engine):
+    (update,) = ask(ChatUI(make_engine(ui_settings, REPLY)), "   ")
+    assert update[1] == []
+
+
+def test_feedback_thumbs_and_comment(ui_settings, make_engine):
+    engine = make_engine(ui_settings, REPLY)
+    ui = ChatUI(engine)
+    *_, last = ask(ui, QUESTION)
+    chat, session = last[1], last[2]
+    session, row, _box, note = ui.like(False, chat[-1]["content"], session)
+    assert row["visible"] is True and "👎" in note
+    session, row, *_ = ui.comment("Missing the budget figure", session)
+    assert row["visible"] is False
+    lines = [json.loads(x) for x in engine.feedback_file.read_text().splitlines()]
+    assert [r["rating"] for r in lines] == ["down", "down"]
+    assert lines[0]["id"] == lines[1]["id"] and lines[1]["comment"] == "Missing the budget figure"
+    assert lines[0]["question"] == QUESTION and lines[0]["citations"][0]["n"] == 1
+    assert lines[0]["answer"].startswith("The first recipients")
+    # feedback on something that is not an answer is ignored
+    _, row, *_ = ui.like(True, chat[0]["content"], session)
+    assert row["visible"] is False
+    assert len(engine.feedback_file.read_text().splitlines()) == 2
+
+
+def test_upload_index_search_and_delete(tmp_path, ui_settings, make_engine):
+    engine = make_engine(ui_settings, "The code word is pelican-42 [1].")
+    engine.max_upload_bytes = 4096
+    ui = ChatUI(engine)
+    upload_dir = tmp_path / "gradio-cache"
+    upload_dir.mkdir()
+    good = upload_dir / "harbour notes.txt"
+    good.write_text("The secret harbour code word for the OSA radar delivery is pelican-42.")
+    evil = upload_dir / "..%2F..%2Fevil.exe"
+    evil.write_bytes(b"MZ\x90\x00")
+    big = upload_dir / "big.md"
+    big.write_text("x" * 5000)
+    status, table, dropdown, _banner, file_value = ui.upload([str(good), str(evil), str(big)])
+    assert "Indexed harbour notes.txt" in status and "searchable now" in status
+    assert "is not allowed" in status and "too large" in status
+    assert file_value is None
+    assert "harbour notes" in table and 'class="rag-tag">uploaded' in table
+    stored = engine.uploads_dir / "harbour notes.txt"
+    assert stored.is_file() and sorted(p.name for p in engine.uploads_dir.iterdir()) == [
+        "harbour notes.txt"
+    ]
+    sources = [value for _label, value in dropdown["choices"]]
+    assert any(s.endswith("harbour notes.txt") for s in sources)
+
+    *_, last = ask(ui, "What is the harbour code word for the radar delivery?")
+    answer = last[2]["turns"][0]["answer"]
+    assert answer.retrieved[0].source.endswith("harbour notes.txt")
+    assert not answer.refused and answer.citations[0].source.endswith("harbour notes.txt")
+
+    source = next(s for s in sources if s.endswith("harbour notes.txt"))
+    status, table, dropdown, _banner = ui.delete(source)
+    assert "Deleted harbour notes.txt" in status
+    assert "harbour notes" not in table and not stored.exists()
+    assert all(not v.endswith("harbour notes.txt") for _l, v in dropdown["choices"])
+    assert "osa.txt" in table  # the rest of the index is untouched
+    *_, last = ask(ui, "What is the harbour code word for the radar delivery?")
+    assert not last[2]["turns"][0]["answer"].retrieved[0].source.endswith("harbour notes.txt")
+
+
+def test_upload_rejects_a_duplicate_of_an_indexed_document(tmp_path, ui_settings, make_engine):
+    engine = make_engine(ui_settings)
+    copy = tmp_path / "copy-of-osa.txt"
+    copy.write_bytes((Path(ui_settings.corpus_dir) / "osa.txt").read_bytes())
+    status, *_ = ChatUI(engine).upload([str(copy)])
+    assert "duplicate of" in status
+    assert not (engine.uploads_dir / "copy-of-osa.txt").exists()
+
+
+def test_page_status_and_app_builds(ui_settings, make_engine):
+    engine = make_engine(ui_settings)
+    banner, table, dropdown = ChatUI(engine).status()
+    assert banner["visible"] is False and "2 documents" in table
+    assert len(dropdown["choices"]) == 2
+    demo = build_app(ui_settings, engine=engine)
+    assert demo.rag_engine is engine
+
+
+def test_parse_auth():
+    assert parse_auth("ann:s3cret:x") == ("ann", "s3cret:x")
+    assert parse_auth(None) is None and parse_auth("") is None
+    for bad in ("nocolon", ":pw", "user:"):
+        with pytest.raises(ValueError):
+            parse_auth(bad)
+
+
+class _FakeDemo:
+    def __init__(self):
+        self.calls = {}
+
+    def queue(self, **kwargs):
+        self.calls["queue"] = kwargs
+        return self
+
+    def launch(self, **kwargs):
+        self.calls["launch"] = kwargs
+
+
+def test_serve_binds_localhost_queues_and_warns_without_auth(monkeypatch, capsys, ui_settings):
+    import ui.app as app_module
+
+    demo = _FakeDemo()
+    monkeypatch.setattr(app_module, "build_app", lambda settings, engine: demo)
+    app_module.serve(ui_settings, concurrency=3, warm_up=False)
+    assert demo.calls["queue"] == {"default_concurrency_limit": 3}
+    launch = demo.calls["launch"]
+    assert launch["server_name"] == "127.0.0.1" and launch["auth"] is None
+    assert launch["allowed_paths"] == [] and launch["max_file_size"] == 20 * 1024 * 1024
+    assert "warning" not in capsys.readouterr().err
+
+    app_module.serve(ui_settings, host="0.0.0.0", warm_up=False)
+    assert "without --auth" in capsys.readouterr().err
+    app_module.serve(ui_settings, host="0.0.0.0", auth=("u", "p"), warm_up=False)
+    assert "without --auth" not in capsys.readouterr().err
+    assert demo.calls["launch"]["auth"] == ("u", "p")
+
+
+def test_cli_serve_options(monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    import ui.app as app_module
+    from rag.cli import app
+
+    seen = {}
+    monkeypatch.setattr(app_module, "serve", lambda settings, **kw: seen.update(kw, s=settings))
+    runner = CliRunner()
+    result = runner.invoke(app, ["serve", "--auth", "nocolon"])
+    assert result.exit_code == 2 and "user:password" in result.output
+    monkeypatch.setenv("RAG_AUTH", "ann:pw")
+    result = runner.invoke(
+        app, ["serve", "--port", "7999", "--index-dir", str(tmp_path), "--concurrency", "2"]
+    )
+    assert result.exit_code == 0, result.output
+    assert seen["auth"] == ("ann", "pw") and seen["port"] == 7999 and seen["concurrency"] == 2
+    assert seen["host"] == "127.0.0.1" and seen["s"].index_dir == tmp_path
+
+    def busy(settings, **kw):
+        raise OSError("Cannot find empty port in range: 7999-7999")
+
+    monkeypatch.setattr(app_module, "serve", busy)
+    result = runner.invoke(app, ["serve", "--port", "7999"])
+    assert result.exit_code == 1 and "cannot serve on 127.0.0.1:7999" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_uploaded_pdf_is_cited_with_its_page(ui_settings, make_engine, shared_dir):
+    name = "2024-04-11-japan-philippines-us-joint-vision-statement.pdf"
+    reply = (
+        "The U.S. and Japan coordinate support for Philippine defense modernization priorities, "
+        "and Japan contributes through its new Official Security Assistance framework [1]."
+    )
+    ui = ChatUI(make_engine(ui_settings, reply))
+    status, table, *_ = ui.upload([str(shared_dir / "corpus" / "osa-pdf" / name)])
+    assert f"Indexed {name}" in status
+    assert '<td class="num">7</td>' in table  # 7 pages
+    *_, last = ask(ui, "How do Japan and the U.S. support Philippine defense modernization?")
+    answer = last[2]["turns"][0]["answer"]
+    assert not answer.refused, answer.refusal_reason
+    cited = next(c for c in answer.citations if c.source.endswith(".pdf"))
+    assert cited.page == 6
+    assert '<span class="rag-page">p. 6</span>' in last[3]
+    assert f', p. 6">[{cited.n}]</a>' in last[1][-1]["content"]  # the marker names the page

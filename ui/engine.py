@@ -1,0 +1,225 @@
+"""Process-wide resources behind the UI, loaded once and shared by all sessions.
+
+One `RagPipeline` owns the embedder, the index and the default model. A request
+with other settings (passages, model, temperature, threshold) gets a light
+`RagPipeline` that shares those resources, so nothing heavy loads per request.
+Index writes (upload, delete) are serialized and followed by a reload, so new
+documents are searchable at once.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rag.config import Settings
+from rag.embeddings import EMBEDDERS, EmbedderError, resolve_model_dir
+from rag.ingest import ingest, remove_documents
+from rag.models import MODELS, ModelError, install_command, model_status
+from rag.pipeline import RagPipeline, make_generator
+from rag.store import IndexMissing, IndexStore, IndexStoreError
+from ui.uploads import MAX_UPLOAD_BYTES, UploadError, is_inside, store_upload
+
+INDEX_LOCK_WAIT_SECONDS = 60.0
+Problem = tuple[str, str | None]  # (message, command that fixes it)
+
+
+def ingest_command(settings: Settings) -> str:
+    """The command that builds the index the UI reads."""
+    cmd = f"rag ingest {settings.corpus_dir}"
+    if Path(settings.index_dir) != Path("index"):
+        cmd += f" --index-dir {settings.index_dir}"
+    return cmd
+
+
+def explain(exc: BaseException, settings: Settings) -> Problem:
+    """A user-facing message and fix command for an exception (never a traceback)."""
+    if isinstance(exc, IndexMissing):
+        return (
+            f"No document index in {settings.index_dir}/ yet. Build it from the bundled "
+            "corpus, or upload documents in the Documents tab.",
+            ingest_command(settings),
+        )
+    if isinstance(exc, IndexStoreError | ModelError | EmbedderError | UploadError | ValueError):
+        message = str(exc)
+        command = re.search(r"`([^`]+)`", message)
+        if command:  # "...; run `cmd`" -> the command is shown on its own
+            message = re.sub(r"[;:,.]?\s*(?:\w+\s){0,4}`[^`]+`", "", message).strip()
+        return message.replace("`", ""), command.group(1) if command else None
+    return (
+        f"unexpected error ({type(exc).__name__}); the details are in the server log",
+        None,
+    )
+
+
+@dataclass
+class UploadResult:
+    """What happened to a batch of uploads."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)  # one message per file
+    chunks_added: int = 0
+    seconds: float = 0.0
+
+
+class Engine:
+    """The loaded pipeline plus the upload folder and the feedback file."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        uploads_dir: Path,
+        feedback_file: Path,
+        pipeline: RagPipeline | None = None,
+        max_upload_bytes: int = MAX_UPLOAD_BYTES,
+    ):
+        self.settings = settings
+        self.pipe = pipeline or RagPipeline(settings)
+        self.uploads_dir = Path(uploads_dir)
+        self.feedback_file = Path(feedback_file)
+        self.max_upload_bytes = max_upload_bytes
+        self._generators: dict[str, object] = {}
+        self._load_lock = threading.RLock()
+        self._write_lock = threading.Lock()
+
+    # -- loading ------------------------------------------------------------------------
+    def warm_up(self) -> list[Problem]:
+        """Load embedder, index and default model now; report what is missing."""
+        problems: list[Problem] = []
+        steps: list[Callable[[], object]] = [
+            self.pipe.embedder.warm_up,
+            lambda: self.pipe.retriever,
+            lambda: self.generator(self.settings.model),
+        ]
+        for step in steps:
+            try:
+                step()
+            except Exception as exc:  # reported by the caller and in the page banner
+                problems.append(explain(exc, self.settings))
+        return problems
+
+    def generator(self, model: str):
+        """The loaded generator for ``model`` (loaded on first use, then kept)."""
+        with self._load_lock:
+            if model == self.settings.model:
+                gen = self.pipe.generator
+            else:
+                gen = self._generators.get(model)
+                if gen is None:
+                    gen = make_generator(self.settings.replace(model=model))
+                    self._generators[model] = gen
+            gen.warm_up()
+            return gen
+
+    def pipeline(
+        self,
+        top_k: int | None = None,
+        model: str | None = None,
+        temperature: float | None = None,
+        refusal_threshold: float | None = None,
+    ) -> RagPipeline:
+        """A pipeline with these settings sharing the loaded embedder, index and model."""
+        settings = self.settings.replace(
+            top_k=int(top_k) if top_k is not None else None,
+            model=model or None,
+            temperature=temperature,
+            refusal_threshold=refusal_threshold,
+        )
+        with self._load_lock:
+            store = self.pipe.store
+        generator = self.generator(settings.model)
+        return RagPipeline(settings, embedder=self.pipe.embedder, generator=generator, store=store)
+
+    def reload(self) -> None:
+        with self._load_lock:
+            self.pipe.reload_index()
+
+    # -- status ---------------------------------------------------------------------------
+    def problems(self) -> list[Problem]:
+        """Setup problems (missing index, model or embedder), each with its fix."""
+        problems: list[Problem] = []
+        if not IndexStore.exists(self.settings.index_dir):
+            problems.append(explain(IndexMissing(""), self.settings))
+        model = self.settings.model
+        if model in MODELS:
+            status = model_status(model, self.settings.model_cache)
+            if status != "ready":
+                problems.append((f"The model '{model}' is {status}.", install_command(model)))
+        elif not Path(model).expanduser().is_file():
+            problems.append((f"The model file {model} does not exist.", None))
+        try:
+            resolve_model_dir(EMBEDDERS[self.settings.embedder])
+        except (EmbedderError, KeyError) as exc:
+            problems.append(explain(EmbedderError(str(exc)), self.settings))
+        return problems
+
+    def installed_models(self) -> list[str]:
+        """Model choices: the configured one first, then every other ready model."""
+        names = [self.settings.model]
+        for name in MODELS:
+            if name not in names and model_status(name, self.settings.model_cache) == "ready":
+                names.append(name)
+        return names
+
+    def documents(self) -> list[dict]:
+        try:
+            with self._load_lock:
+                return self.pipe.store.documents()
+        except IndexStoreError:
+            return []
+
+    def uploaded_sources(self, docs: Sequence[dict]) -> set[str]:
+        return {d["source"] for d in docs if is_inside(d["source"], self.uploads_dir)}
+
+    # -- writing --------------------------------------------------------------------------
+    def add_files(self, files: Sequence[tuple[Path, str]], progress: bool = True) -> UploadResult:
+        """Check, store and ingest uploaded ``(path, original name)`` pairs."""
+        result = UploadResult()
+        stored = []
+        for path, name in files:
+            try:
+                stored.append(store_upload(path, name, self.uploads_dir, self.max_upload_bytes))
+            except UploadError as exc:
+                result.rejected.append(str(exc))
+        if not stored:
+            return result
+        skipped: list[str] = []
+        with self._write_lock:
+            report = ingest(
+                [s.path for s in stored],
+                self.settings,
+                embedder=self.pipe.embedder,
+                progress=progress,
+                lock_wait_seconds=INDEX_LOCK_WAIT_SECONDS,
+                max_file_bytes=self.max_upload_bytes,
+                on_skip=lambda s: skipped.append(s.path),
+            )
+            for item in report.skipped:
+                result.rejected.append(f"{Path(item.path).name}: {item.reason}")
+            for s in stored:  # a file the index refused must not linger in uploads
+                if not s.replaced and any(Path(p).resolve() == s.path for p in skipped):
+                    s.path.unlink(missing_ok=True)
+            self.reload()
+        result.added = [Path(s).name for s in report.added]
+        result.updated = [Path(s).name for s in report.updated]
+        result.unchanged = [Path(s).name for s in report.unchanged]
+        result.chunks_added = report.chunks_added
+        result.seconds = report.seconds
+        return result
+
+    def delete_document(self, source: str) -> int:
+        """Remove a document from the index (and its file, if it was uploaded here)."""
+        with self._write_lock:
+            report = remove_documents(
+                [source], self.settings, lock_wait_seconds=INDEX_LOCK_WAIT_SECONDS
+            )
+            path = Path(source)
+            if report.removed and is_inside(path, self.uploads_dir) and path.is_file():
+                path.unlink()
+            self.reload()
+        return report.chunks_removed
