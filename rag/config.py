@@ -14,6 +14,25 @@ from pathlib import Path
 
 ENV_PREFIX = "RAG_"
 
+# torch, FAISS and llama.cpp each bring their own OpenMP runtime, whose idle
+# threads spin by default and starve each other (and anything else running) of
+# CPU. Sleeping instead made query embedding ~4x and llama.cpp decoding several
+# times faster on a busy 2-core machine (benchmarks/README.md). It only works if
+# set before those libraries load; `rag/__init__.py` imports this module first.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def default_threads() -> int:
+    """llama.cpp threads: all cores but one (at least one).
+
+    llama.cpp's threads wait for each other at every step, so one thread that
+    shares its core with anything else (the embedder, the UI, another program)
+    slows them all. On the 2-core benchmark machine, shared with other work,
+    1 thread decoded up to 2x faster than 2 and prefilled as fast
+    (benchmarks/README.md, generation).
+    """
+    return max(1, (os.cpu_count() or 1) - 1)
+
 
 def default_model_cache() -> Path:
     """Where assembled model files live (override with ``RAG_MODEL_CACHE``)."""
@@ -40,6 +59,10 @@ class Settings:
     # Embedding model (a key of rag.embeddings.EMBEDDERS).
     embedder: str = "all-MiniLM-L6-v2"
     embed_batch_size: int = 32
+    # FAISS index: "auto" (exact flat search for small corpora, HNSW from
+    # rag.store.AUTO_HNSW_MIN_CHUNKS chunks on), or "flat", "hnsw", "ivfpq".
+    # Chosen at ingest and recorded in the index manifest.
+    index_type: str = "auto"
 
     # Retrieval: "dense" (embeddings only) or "hybrid" (dense + BM25, fused by RRF).
     retrieval: str = "dense"
@@ -57,7 +80,7 @@ class Settings:
     temperature: float = 0.0
     max_tokens: int = 256
     n_ctx: int = 4096
-    n_threads: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
+    n_threads: int = field(default_factory=lambda: default_threads())
     n_batch: int = 512
     max_question_chars: int = 2000
 
@@ -75,6 +98,10 @@ class Settings:
             raise ValueError(f"chunk_size must be >= 50 characters, got {self.chunk_size}")
         if not 0 <= self.chunk_overlap < self.chunk_size:
             raise ValueError(f"chunk_overlap must be in [0, chunk_size), got {self.chunk_overlap}")
+        if self.index_type not in ("auto", "flat", "hnsw", "ivfpq"):
+            raise ValueError(
+                f"index_type must be 'auto', 'flat', 'hnsw' or 'ivfpq', got {self.index_type!r}"
+            )
         if self.retrieval not in ("dense", "hybrid"):
             raise ValueError(f"retrieval must be 'dense' or 'hybrid', got {self.retrieval!r}")
         if self.top_k < 1:

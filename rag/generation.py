@@ -3,17 +3,21 @@
 `LlamaCppGenerator` runs a GGUF model with llama-cpp-python using the model's
 own chat template. Greedy decoding by default. llama.cpp keeps the KV cache of
 the longest common token prefix between calls, so a fixed system prompt placed
-first is processed once and reused for later questions.
+first is processed once and reused for later questions. The KV state of each
+system prompt's prefix is also saved (a few MB) and restored when another prompt
+has replaced it in the context (a follow-up rewrite, for instance), so it is
+never computed twice (gain measured in benchmarks/README.md).
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
+
+from rag.config import default_threads
 
 
 @dataclass
@@ -38,6 +42,17 @@ class Generator(Protocol):
     ) -> Iterator[str]: ...
 
 
+@dataclass
+class _Prefix:
+    """The tokens of a prompt up to the user's turn, and their saved KV state."""
+
+    tokens: list[int]
+    state: object = None  # llama_cpp.LlamaState once computed
+
+
+MAX_SAVED_PREFIXES = 4
+
+
 class LlamaCppGenerator:
     """A GGUF chat model run by llama.cpp on the CPU."""
 
@@ -49,13 +64,18 @@ class LlamaCppGenerator:
         n_threads: int | None = None,
         n_batch: int = 512,
         seed: int = 0,
+        prefix_cache: bool = True,
+        n_threads_batch: int | None = None,
     ):
         self.model_path = Path(model_path)
         self.name = name or self.model_path.name
         self.n_ctx = n_ctx
-        self.n_threads = n_threads or max(1, os.cpu_count() or 1)
+        self.n_threads = n_threads or default_threads()
+        self.n_threads_batch = n_threads_batch or self.n_threads  # prompt processing
         self.n_batch = n_batch
         self.seed = seed
+        self.prefix_cache = prefix_cache
+        self._prefixes: dict[str, _Prefix | None] = {}  # system prompt -> prefix
         self.last_stats = GenerationStats()
         self._llm = None
         # One llama.cpp context cannot serve two generations at once.
@@ -70,7 +90,7 @@ class LlamaCppGenerator:
             model_path=str(self.model_path),
             n_ctx=self.n_ctx,
             n_threads=self.n_threads,
-            n_threads_batch=self.n_threads,
+            n_threads_batch=self.n_threads_batch,
             n_batch=self.n_batch,
             n_ubatch=self.n_batch,
             rope_freq_base=0.0,  # 0 = use the model's own value (Qwen2.5 needs 1e6)
@@ -86,6 +106,69 @@ class LlamaCppGenerator:
     def count_tokens(self, text: str) -> int:
         return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
+    # -- system-prompt prefix cache -------------------------------------------------
+    def _prefix_for(self, messages: list[dict]) -> _Prefix | None:
+        """The fixed prompt prefix (system turn + start of the user turn) of ``messages``."""
+        if not self.prefix_cache or not messages or messages[0].get("role") != "system":
+            return None
+        key = str(messages[0].get("content", ""))
+        if key not in self._prefixes:
+            if len(self._prefixes) >= MAX_SAVED_PREFIXES:
+                self._prefixes.pop(next(iter(self._prefixes)))  # the oldest
+            tokens = self._render_prefix(messages[0])
+            self._prefixes[key] = _Prefix(tokens) if tokens and len(tokens) >= 16 else None
+        return self._prefixes[key]
+
+    def _render_prefix(self, system: dict) -> list[int] | None:
+        """Tokens of the chat template rendered up to where the user's text starts.
+
+        Rendered the way llama-cpp-python renders GGUF chat templates; if the real
+        prompt differs, llama.cpp's own prefix check simply reuses less.
+        """
+        try:
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            llm = self._llm
+            template = llm.metadata.get("tokenizer.chat_template")
+            if llm.chat_format != "chat_template.default" or not template:
+                return None
+            eos_id, bos_id = llm.token_eos(), llm.token_bos()
+            formatter = Jinja2ChatFormatter(
+                template=template,
+                eos_token=llm._model.token_get_text(eos_id) if eos_id != -1 else "",
+                bos_token=llm._model.token_get_text(bos_id) if bos_id != -1 else "",
+                stop_token_ids=[eos_id],
+            )
+            marker = "\ue000"
+            result = formatter(messages=[system, {"role": "user", "content": marker}])
+            text = result.prompt.split(marker, 1)[0]
+            tokens = llm.tokenize(
+                text.encode("utf-8"), add_bos=not result.added_special, special=True
+            )
+            return list(tokens[:-1])  # the last token may merge with the user's text
+        except Exception:  # noqa: BLE001 - an optimisation only: never fail a question
+            return None
+
+    def _load_prefix(self, llm, prefix: _Prefix) -> bool:
+        """Make the context start with ``prefix``: kept, restored, or computed and saved.
+
+        Returns False when it had to be computed now (nothing was spared).
+        """
+        n = len(prefix.tokens)
+        if llm.n_tokens >= n and list(llm.input_ids[:n]) == prefix.tokens:
+            return True  # still in the KV cache (llama.cpp reuses it by itself)
+        try:
+            if prefix.state is not None:
+                llm.load_state(prefix.state)
+                return True
+            llm.reset()
+            llm.eval(prefix.tokens)
+            prefix.state = llm.save_state()
+        except Exception:  # noqa: BLE001 - fall back to plain prefix matching
+            prefix.state = None
+            llm.reset()
+        return False
+
     def stream_chat(
         self, messages: list[dict], max_tokens: int = 256, temperature: float = 0.0
     ) -> Iterator[str]:
@@ -93,6 +176,9 @@ class LlamaCppGenerator:
         greedy = temperature <= 0.0
         with self.lock:
             llm = self.llm
+            prefix = self._prefix_for(messages)
+            spared = prefix is None or self._load_prefix(llm, prefix)
+            cached = [int(t) for t in llm.input_ids[: llm.n_tokens]] if spared else []
             stream = llm.create_chat_completion(
                 messages=messages,
                 max_tokens=max_tokens,
@@ -111,6 +197,14 @@ class LlamaCppGenerator:
                     completion += 1
                     yield delta
             total = int(getattr(llm, "n_tokens", 0))
+            prompt_tokens = max(0, total - completion)
+            reused = 0
+            for a, b in zip(cached, llm.input_ids[:prompt_tokens], strict=False):
+                if a != b:
+                    break
+                reused += 1
             self.last_stats = GenerationStats(
-                prompt_tokens=max(0, total - completion), completion_tokens=completion
+                prompt_tokens=prompt_tokens,
+                completion_tokens=completion,
+                extra={"cached_prompt_tokens": min(reused, max(0, prompt_tokens - 1))},
             )

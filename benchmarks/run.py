@@ -1,0 +1,195 @@
+"""Run the benchmarks: ``python -m benchmarks.run [--quick] [--only NAME ...]``.
+
+Each benchmark runs in its own process (so memory figures and loaded models do
+not leak from one into the next) and writes ``benchmarks/results/<name>.json``
+(``benchmarks/results/quick/`` for ``--quick``); then the plots are drawn and the
+results table is written into ``benchmarks/README.md`` (full runs) or
+``benchmarks/results/quick/TABLE.md`` (quick runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import rag.config  # noqa: F401 - first, as in the app: sets OpenMP defaults before libraries load
+from benchmarks.common import ROOT, Context, log, machine_info
+
+BENCHMARKS = {
+    "ingest": "benchmarks.bench_ingest",
+    "retrieval": "benchmarks.bench_retrieval",
+    "generation": "benchmarks.bench_generation",
+    "e2e": "benchmarks.bench_e2e",
+    "footprint": "benchmarks.bench_footprint",
+}
+TITLES = {
+    "ingest": "1. Ingest",
+    "retrieval": "2. Retrieval",
+    "generation": "3. Generation",
+    "e2e": "4. End to end",
+    "footprint": "5. Footprint",
+}
+README = ROOT / "benchmarks" / "README.md"
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+
+
+def results_dir(ctx: Context) -> Path:
+    path = ctx.results / "quick" if ctx.quick else ctx.results
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def run_child(name: str, ctx: Context) -> None:
+    """Run one benchmark in this process and write its JSON."""
+    module = importlib.import_module(BENCHMARKS[name])
+    started = time.time()
+    machine = machine_info()
+    t0 = time.perf_counter()
+    result = module.run(ctx)
+    result.update(
+        {
+            "name": name,
+            "quick": ctx.quick,
+            "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
+            "seconds": round(time.perf_counter() - t0, 1),
+            "machine": machine,
+            "load_avg_end": [round(x, 2) for x in os.getloadavg()],
+        }
+    )
+    out = results_dir(ctx) / f"{name}.json"
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str))
+    tmp.replace(out)
+    log(f"{name}: done in {result['seconds']:.0f}s -> {out.relative_to(ROOT)}")
+
+
+def load_results(ctx: Context) -> dict[str, dict]:
+    found = {}
+    for name in BENCHMARKS:
+        path = results_dir(ctx) / f"{name}.json"
+        if path.is_file():
+            found[name] = json.loads(path.read_text())
+    return found
+
+
+def fmt_ratio(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return f"{value:.2f}×" if value >= 0.1 else f"{value:.3f}×"
+
+
+def table(results: dict[str, dict]) -> str:
+    lines = [
+        "| # | figure (what it compares) | ours | baseline | ratio ours/baseline | target | met |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name in BENCHMARKS:
+        res = results.get(name)
+        if not res:
+            continue
+        for row in res["rows"]:
+            met = {True: "yes", False: "**no**", None: ""}[row.get("met")]
+            lines.append(
+                f"| {TITLES[name].split('.')[0]} | {row['figure']} | {row['ours']} | "
+                f"{row['baseline']} | {fmt_ratio(row.get('ratio'))} | {row.get('target', '')} "
+                f"| {met} |"
+            )
+    return "\n".join(lines)
+
+
+def header(results: dict[str, dict], command: str) -> str:
+    first = min(results.values(), key=lambda r: r["started"])
+    m = first["machine"]
+    loads = ", ".join(
+        f"{n} {r['machine']['load_avg'][0]:.1f}→{r['load_avg_end'][0]:.1f}"
+        for n, r in results.items()
+    )
+    total = sum(r["seconds"] for r in results.values())
+    v = m["versions"]
+    return (
+        f"Command: `{command}` · date: {first['started']} · total {total / 60:.1f} min · "
+        f"commit {m['commit']} (plus uncommitted work)\n\n"
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB RAM, {m['platform']}, "
+        f"Python {m['python']}; faiss {v['faiss']}, llama-cpp-python {v['llama_cpp']}, "
+        f"torch {v['torch']}, sentence-transformers {v['sentence_transformers']}, "
+        f"bm25s {v['bm25s']}.\n\n"
+        f"1-minute load average at start → end of each benchmark ({loads}): the machine "
+        "was shared with other work, so every figure is a ratio against its baseline "
+        "measured in the same process, interleaved where possible.\n"
+    )
+
+
+def write_report(ctx: Context, command: str) -> Path:
+    results = load_results(ctx)
+    out_dir = results_dir(ctx)
+    plots = []
+    for name, res in results.items():
+        module = importlib.import_module(BENCHMARKS[name])
+        if hasattr(module, "plot"):
+            try:
+                plots += module.plot(res, out_dir)
+            except Exception as exc:  # noqa: BLE001 - a plot must not lose the table
+                log(f"plot for {name} failed: {exc}")
+    body = header(results, command) + "\n" + table(results) + "\n"
+    if plots:
+        rel = out_dir.relative_to(README.parent)
+        body += "\nPlots: " + " · ".join(f"[{p}]({rel / p})" for p in plots) + "\n"
+    if ctx.quick:
+        path = out_dir / "TABLE.md"
+        path.write_text(body)
+        return path
+    text = README.read_text() if README.is_file() else f"# Benchmarks\n\n{START}\n{END}\n"
+    if START not in text:
+        text += f"\n{START}\n{END}\n"
+    before, rest = text.split(START, 1)
+    after = rest.split(END, 1)[1]
+    README.write_text(f"{before}{START}\n{body}{END}{after}")
+    return README
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="the ~2-minute version")
+    parser.add_argument(
+        "--only", nargs="+", choices=list(BENCHMARKS), help="run only these benchmarks"
+    )
+    parser.add_argument("--shared", help="the shared data folder [default: ../shared]")
+    parser.add_argument("--report-only", action="store_true", help="redraw table and plots")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.shared:
+        os.environ["BENCH_SHARED"] = args.shared
+    ctx = Context(quick=args.quick)
+    if args.child:
+        run_child(args.child, ctx)
+        return 0
+    names = args.only or list(BENCHMARKS)
+    command = "python -m benchmarks.run" + (" --quick" if args.quick else "")
+    if args.only:
+        command += " --only " + " ".join(args.only)
+    failed = []
+    if not args.report_only:
+        for name in names:
+            log(f"== {name} ==")
+            cmd = [sys.executable, "-m", "benchmarks.run", "--child", name]
+            if args.quick:
+                cmd.append("--quick")
+            if subprocess.run(cmd, cwd=ROOT).returncode != 0:
+                failed.append(name)
+                log(f"{name} FAILED")
+    path = write_report(ctx, "python -m benchmarks.run" + (" --quick" if args.quick else ""))
+    print((results_dir(ctx) / "TABLE.md").read_text() if ctx.quick else "", end="")
+    log(f"table written to {path.relative_to(ROOT)}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,539 @@
+"""Write an eval run's report directory.
+
+::
+
+    <out>/results.jsonl   one line per (system, question): answer, gold, citations, metrics, timings
+    <out>/summary.json    run metadata + aggregated metrics per system
+    <out>/report.md       headline table, cost, judge agreement, per-type and failure tables
+    <out>/report.html     the same, with the plots inline
+    <out>/plots/*.png     metric bars (ours vs baseline), latency histograms
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+from evals.metrics import COST_FIELDS, QUALITY_METRICS, mean
+
+SYSTEM_LABELS = {"ours": "ours", "baseline": "baseline (LangChain)"}
+COLORS = {"ours": "#1f77b4", "baseline": "#ff7f0e"}
+COST_LABELS = {
+    "retrieve_ms": "Retrieval (ms)",
+    "first_token_ms": "Time to first token (ms)",
+    "total_s": "Total per question (s)",
+    "prompt_tokens": "Prompt tokens",
+    "completion_tokens": "Generated tokens",
+    "tokens_per_s": "Decode speed (tokens/s)",
+}
+MD_FAILURE_ROWS = 100
+
+
+class Table:
+    """Rows of cells rendered as Markdown or HTML."""
+
+    def __init__(self, headers: list[str], rows: list[list[str]], align: str | None = None):
+        self.headers = headers
+        self.rows = rows
+        self.align = align or ("l" + "r" * (len(headers) - 1))
+
+    def markdown(self) -> str:
+        def cell(x: str) -> str:
+            return str(x).replace("|", "\\|").replace("\n", " ")
+
+        marks = ["---:" if a == "r" else "---" for a in self.align]
+        lines = [
+            "| " + " | ".join(cell(h) for h in self.headers) + " |",
+            "| " + " | ".join(marks) + " |",
+        ]
+        lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in self.rows]
+        return "\n".join(lines)
+
+    def html(self) -> str:
+        def tag(name: str, x: str, a: str) -> str:
+            style = ' class="num"' if a == "r" else ""
+            return f"<{name}{style}>{html.escape(str(x))}</{name}>"
+
+        head = "".join(tag("th", h, a) for h, a in zip(self.headers, self.align, strict=True))
+        body = "".join(
+            "<tr>"
+            + "".join(tag("td", c, a) for c, a in zip(row, self.align, strict=True))
+            + "</tr>"
+            for row in self.rows
+        )
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def fmt(value, digits: int = 3) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+# -- tables ------------------------------------------------------------------------------
+
+
+def headline_table(summaries: dict, k: int) -> Table:
+    systems = list(summaries)
+    rows = []
+    for key, label, higher in QUALITY_METRICS:
+        if all(summaries[s].get(key) is None for s in systems):
+            continue
+        label = label.replace("Recall@k", f"Recall@{k}")
+        arrow = "↑" if higher else "↓"
+        n = _applies_to(summaries[systems[0]], key)
+        rows.append([f"{label} {arrow}", *(fmt(summaries[s].get(key)) for s in systems), n])
+    rows.append(
+        [
+            "Answered (not refused)",
+            *(str(summaries[s]["answered"]) for s in systems),
+            str(summaries[systems[0]]["questions"]),
+        ]
+    )
+    return Table(["Metric", *(SYSTEM_LABELS.get(s, s) for s in systems), "n"], rows)
+
+
+def _applies_to(summary: dict, key: str) -> str:
+    if key in ("recall@k", "recall@10", "mrr@10", "ndcg@10"):
+        return str(summary.get("n_recall@k", ""))
+    if key in ("em", "f1", "contains"):
+        return str(summary.get("n_em", ""))
+    if key == "keywords_all":
+        return str(summary.get("n_keywords_all", ""))
+    if key.startswith("citation_") and key.endswith("llm"):
+        return f"{summary.get('n_citation_recall_llm', '')} answers"
+    if key.startswith("citation_"):
+        return f"{summary.get('n_citation_recall_lex', '')} answers"
+    if key == "negative_rejection":
+        return str(summary.get("n_unanswerable", ""))
+    if key == "false_refusal":
+        return str(summary.get("n_answerable", ""))
+    return ""
+
+
+def cost_table(summaries: dict) -> Table:
+    systems = list(summaries)
+    rows = []
+    for name in COST_FIELDS:
+        digits = 2 if name in ("total_s",) else (1 if name != "prompt_tokens" else 0)
+        cells = []
+        for s in systems:
+            p50, p95 = summaries[s].get(f"{name}_p50"), summaries[s].get(f"{name}_p95")
+            cells += [fmt(p50, digits), fmt(p95, digits)]
+        rows.append([COST_LABELS[name], *cells])
+    headers = ["Cost"]
+    for s in systems:
+        headers += [f"{SYSTEM_LABELS.get(s, s)} p50", f"{SYSTEM_LABELS.get(s, s)} p95"]
+    return Table(headers, rows)
+
+
+def agreement_table(meta: dict) -> Table:
+    rows = []
+    for name, a in meta["judge"]["agreement"].items():
+        label = (
+            "LLM judge (generator, yes/no prompt)"
+            if name == "llm"
+            else (
+                f"lexical check (≥{meta['judge']['lexical_threshold']:.2f} content words, "
+                "all numbers)"
+            )
+        )
+        rows.append([
+            label, str(a["cases"]), fmt(a["accuracy"]), fmt(a["kappa"]),
+            str(a["false_positive"]), str(a["false_negative"]),
+        ])  # fmt: skip
+    return Table(["Judge", "cases", "accuracy", "Cohen's κ", "false yes", "false no"], rows)
+
+
+def by_type_table(records: dict) -> Table | None:
+    systems = list(records)
+    types = sorted({r["type"] for r in records[systems[0]] if r["type"]})
+    if len(types) < 2:
+        return None
+    rows = []
+    for t in types:
+        row = [t, str(sum(1 for r in records[systems[0]] if r["type"] == t))]
+        for s in systems:
+            recs = [r for r in records[s] if r["type"] == t]
+            row += [
+                fmt(mean(float(r["refused"]) for r in recs), 2),
+                fmt(mean(r["metrics"].get("contains") for r in recs), 2),
+                fmt(mean(r["metrics"].get("f1") for r in recs), 2),
+            ]
+        rows.append(row)
+    headers = ["Type", "n"]
+    for s in systems:
+        lab = SYSTEM_LABELS.get(s, s)
+        headers += [f"{lab} refused", f"{lab} contained", f"{lab} F1"]
+    return Table(headers, rows)
+
+
+def failures(record: dict) -> list[str]:
+    """Short reasons why a system's answer to a question is not fully right."""
+    m = record["metrics"]
+    out = []
+    if record["answerable"]:
+        if record["refused"]:
+            out.append("wrongly refused")
+        elif m.get("contains") == 0.0:
+            out.append("gold answer not in answer")
+        if m.get("keywords_all") == 0.0 and not record["refused"]:
+            out.append("keywords missing")
+        if m.get("recall@k") == 0.0:
+            out.append("no gold passage in top-k")
+    elif not record["refused"]:
+        out.append("answered an unanswerable question")
+    cr = m.get("citation_recall_llm")
+    if cr is None:
+        cr = m.get("citation_recall_lex")
+    if cr is not None and cr < 1.0:
+        out.append(f"citation recall {cr:.2f}")
+    return out
+
+
+def _snippet(text: str, n: int = 90) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def failure_table(records: dict, limit: int | None = None) -> tuple[Table, int]:
+    systems = list(records)
+    by_id = {s: {r["id"]: r for r in records[s]} for s in systems}
+    rows = []
+    for r in records[systems[0]]:
+        cells = []
+        any_fail = False
+        for s in systems:
+            rec = by_id[s][r["id"]]
+            reasons = failures(rec)
+            any_fail |= bool(reasons)
+            answer = "[refused]" if rec["refused"] else _snippet(rec["answer"], 70)
+            cells.append(("✗ " + "; ".join(reasons) if reasons else "ok") + f" — {answer}")
+        if any_fail:
+            rows.append([r["id"], r["type"] or "", _snippet(r["question"], 80), *cells])
+    total = len(rows)
+    if limit is not None:
+        rows = rows[:limit]
+    headers = ["id", "type", "question", *(SYSTEM_LABELS.get(s, s) for s in systems)]
+    return Table(headers, rows, align="l" * len(headers)), total
+
+
+# -- plots -------------------------------------------------------------------------------
+
+
+def make_plots(out_dir: Path, summaries: dict, records: dict, k: int) -> list[tuple[str, str]]:
+    """Write the PNG plots; return (relative path, caption) pairs."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    plots_dir = out_dir / "plots"
+    plots_dir.mkdir(parents=True, exist_ok=True)
+    systems = list(summaries)
+    made = []
+
+    keys = [
+        (key, label.replace("Recall@k", f"Recall@{k}"), hi)
+        for key, label, hi in QUALITY_METRICS
+        if any(summaries[s].get(key) is not None for s in systems)
+    ]
+    fig, ax = plt.subplots(figsize=(8, 0.42 * len(keys) + 1.2))
+    y = np.arange(len(keys))
+    height = 0.8 / len(systems)
+    for i, s in enumerate(systems):
+        vals = [summaries[s].get(key) or 0.0 for key, _, _ in keys]
+        bars = ax.barh(
+            y + i * height, vals, height, label=SYSTEM_LABELS.get(s, s), color=COLORS.get(s)
+        )
+        for bar, (key, _, _) in zip(bars, keys, strict=True):
+            v = summaries[s].get(key)
+            ax.text(bar.get_width() + 0.01, bar.get_y() + bar.get_height() / 2, fmt(v, 2),
+                    va="center", fontsize=7)  # fmt: skip
+    ax.set_yticks(y + height * (len(systems) - 1) / 2)
+    ax.set_yticklabels([f"{label} {'↑' if hi else '↓'}" for _, label, hi in keys], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1.12)
+    ax.set_xlabel("score (0–1)")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title("Quality metrics: ours vs baseline")
+    fig.tight_layout()
+    fig.savefig(plots_dir / "metrics.png", dpi=110)
+    plt.close(fig)
+    made.append(("plots/metrics.png", "Quality metrics per system (↑ higher is better, ↓ lower)"))
+
+    panels = [
+        ("total_s", "Total time per question (s)"),
+        ("first_token_ms", "Time to first token (ms)"),
+        ("retrieve_ms", "Retrieval (ms)"),
+        ("tokens_per_s", "Decode speed (tokens/s)"),
+    ]
+    fig, axes = plt.subplots(2, 2, figsize=(9, 6))
+    for ax, (name, title) in zip(axes.flat, panels, strict=True):
+        data = {s: [r["timings"].get(name) for r in records[s]] for s in systems}
+        data = {s: [v for v in vals if v] for s, vals in data.items()}
+        allv = [v for vals in data.values() for v in vals]
+        if not allv:
+            ax.set_visible(False)
+            continue
+        bins = np.linspace(min(allv), max(allv), 25) if max(allv) > min(allv) else 10
+        for s in systems:
+            if data[s]:
+                ax.hist(
+                    data[s],
+                    bins=bins,
+                    alpha=0.55,
+                    label=SYSTEM_LABELS.get(s, s),
+                    color=COLORS.get(s),
+                )
+                ax.axvline(
+                    float(np.percentile(data[s], 50)),
+                    color=COLORS.get(s),
+                    linestyle="--",
+                    linewidth=1,
+                )
+        ax.set_title(title, fontsize=9)
+        ax.set_ylabel("questions", fontsize=8)
+        ax.tick_params(labelsize=7)
+    axes.flat[0].legend(fontsize=7)
+    fig.suptitle("Latency distributions (dashed: median)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(plots_dir / "latency.png", dpi=110)
+    plt.close(fig)
+    made.append(("plots/latency.png", "Latency histograms per system (dashed line: median)"))
+    return made
+
+
+# -- documents ---------------------------------------------------------------------------
+
+
+def _run_info(meta: dict) -> list[tuple[str, str]]:
+    m = meta["machine"]
+    sample = (
+        f"{meta['questions']} of {meta['set_size']} (fixed-seed sample, --limit {meta['limit']}, "
+        f"--seed {meta['seed']})"
+        if meta["questions"] < meta["set_size"]
+        else f"all {meta['questions']}"
+    )
+    return [
+        ("Command", f"`{meta['command']}`" if meta["command"] else "(library call)"),
+        ("Date", meta["date"]),
+        ("Set", f"{meta['set']}: {meta['description']}"),
+        (
+            "Questions",
+            f"{sample}; {meta['answerable']} answerable, {meta['unanswerable']} unanswerable",
+        ),
+        (
+            "Corpus / index",
+            f"{meta['corpus_dir']} → {meta['index_dir']} ({meta['index_chunks']} chunks)",
+        ),
+        (
+            "Model",
+            f"{meta['model']} (greedy, n_ctx {meta['settings']['n_ctx']}, "
+            f"{meta['settings']['n_threads']} threads), top-k {meta['top_k']}, "
+            f"embedder {meta['settings']['embedder']}",
+        ),  # fmt: skip
+        ("Machine", f"{m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB RAM, {m['platform']}"),
+        ("Code", f"git {meta['git_commit'] or 'unknown'}"),
+        (
+            "Runtime",
+            ", ".join(f"{k.removesuffix('_s')} {v:.0f} s" for k, v in meta["runtime_s"].items()),
+        ),
+        (
+            "LLM judge",
+            "on"
+            if meta["judge"]["llm_enabled"]
+            else "off (--no-judge): lexical citation check only",
+        ),
+    ]
+
+
+def _notes(meta: dict) -> list[str]:
+    notes = [
+        "Metric definitions and references: `evals/README.md`. Refusals score as empty answers; "
+        "citation metrics cover answered (not refused) questions only.",
+        "The baseline has no citation markers: each of its answer sentences is taken to cite all "
+        f"{meta['top_k']} retrieved passages, so its citation precision measures how many of "
+        "those it needed.",
+    ]
+    load = meta["machine"].get("load_while_answering") or {}
+    cores = meta["machine"].get("cores") or 1
+    if load.get("mean") is not None:
+        busy = load["mean"] > 0.75 * cores
+        notes.append(
+            f"CPU load while answering (1-min load average): mean {load['mean']:.1f}, max "
+            f"{load['max']:.1f} on {cores} cores"
+            + (
+                ": other processes shared the CPU, so latencies are inflated and noisy; "
+                "compare the two systems with each other, not with a quiet machine."
+                if busy
+                else "."
+            )
+        )
+    if meta["unreachable_gold_passages"]:
+        ids = ", ".join(sorted({g["id"] for g in meta["unreachable_gold_passages"]}))
+        notes.append(
+            f"{len(meta['unreachable_gold_passages'])} gold passage(s) occur in no indexed chunk "
+            f"(e.g. quoted from YAML front matter, which the loader strips): {ids}. "
+            "They cap retrieval recall for those questions."
+        )
+    return notes
+
+
+def render_markdown(meta: dict, summaries: dict, records: dict, plots: list) -> str:
+    k = meta["top_k"]
+    lines = [f"# Evaluation report: `{meta['set']}`", ""]
+    lines += [f"- **{name}**: {value}" for name, value in _run_info(meta)]
+    lines += ["", "## Headline metrics", "", headline_table(summaries, k).markdown(), ""]
+    lines += ["## Cost (p50 / p95)", "", cost_table(summaries).markdown(), ""]
+    lines += ["## Plots", ""]
+    lines += [f"![{caption}]({path})" for path, caption in plots]
+    lines += ["", "## Citation judges: agreement with 30 hand-labelled cases", ""]
+    lines += [agreement_table(meta).markdown(), ""]
+    typed = by_type_table(records)
+    if typed is not None:
+        lines += ["## By question type", "", typed.markdown(), ""]
+    table, total = failure_table(records, MD_FAILURE_ROWS)
+    lines += [f"## Failures ({total} questions where a system is not fully right)", ""]
+    if total > MD_FAILURE_ROWS:
+        lines += [f"First {MD_FAILURE_ROWS} shown; all are in report.html and results.jsonl.", ""]
+    lines += [table.markdown() if total else "None.", ""]
+    lines += ["## Notes", ""] + [f"- {n}" for n in _notes(meta)] + [""]
+    return "\n".join(lines)
+
+
+_CSS = """
+body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:1em 0;font-size:0.9em}
+th,td{border:1px solid #ccc;padding:4px 8px;vertical-align:top}
+th{background:#f3f3f3}
+td.num,th.num{text-align:right}
+img{max-width:100%;border:1px solid #eee}
+code{background:#f5f5f5;padding:1px 4px}
+"""
+
+
+def render_html(meta: dict, summaries: dict, records: dict, plots: list) -> str:
+    k = meta["top_k"]
+    esc = html.escape
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>Evaluation report: {esc(meta['set'])}</title><style>{_CSS}</style></head><body>",
+        f"<h1>Evaluation report: <code>{esc(meta['set'])}</code></h1><ul>",
+    ]
+    parts += [f"<li><b>{esc(n)}</b>: {esc(v)}</li>" for n, v in _run_info(meta)]
+    parts += ["</ul><h2>Headline metrics</h2>", headline_table(summaries, k).html()]
+    parts += ["<h2>Cost (p50 / p95)</h2>", cost_table(summaries).html(), "<h2>Plots</h2>"]
+    parts += [
+        f"<figure><img src='{esc(p)}' alt='{esc(c)}'><figcaption>{esc(c)}</figcaption></figure>"
+        for p, c in plots
+    ]
+    parts += [
+        "<h2>Citation judges: agreement with 30 hand-labelled cases</h2>",
+        agreement_table(meta).html(),
+    ]
+    typed = by_type_table(records)
+    if typed is not None:
+        parts += ["<h2>By question type</h2>", typed.html()]
+    table, total = failure_table(records)
+    parts += [
+        f"<h2>Failures ({total} questions where a system is not fully right)</h2>",
+        table.html(),
+    ]
+    parts += (
+        ["<h2>Notes</h2><ul>"]
+        + [f"<li>{esc(n)}</li>" for n in _notes(meta)]
+        + ["</ul></body></html>"]
+    )
+    return "\n".join(parts)
+
+
+def write_report(out_dir: Path, meta: dict, summaries: dict, records: dict) -> Path:
+    """Write results.jsonl, summary.json, plots, report.md and report.html into ``out_dir``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with open(out_dir / "results.jsonl", "w", encoding="utf-8") as fh:
+        for recs in records.values():
+            for r in recs:
+                clean = {key: v for key, v in r.items() if not key.startswith("_")}
+                fh.write(json.dumps(clean, ensure_ascii=False) + "\n")
+    summary = {"meta": meta, "systems": summaries}
+    (out_dir / "summary.json").write_text(
+        json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    plots = make_plots(out_dir, summaries, records, meta["top_k"])
+    (out_dir / "report.md").write_text(
+        render_markdown(meta, summaries, records, plots), encoding="utf-8"
+    )
+    (out_dir / "report.html").write_text(
+        render_html(meta, summaries, records, plots), encoding="utf-8"
+    )
+    return out_dir
+
+
+def rerender(out_dir: Path) -> Path:
+    """Rebuild summary, report.md/html and plots of a finished run from its results.jsonl.
+
+    Usage: ``python -m evals.report evals/reports/osa`` (after changing the report layout).
+    """
+    from evals.metrics import summarize
+
+    out_dir = Path(out_dir)
+    meta = json.loads((out_dir / "summary.json").read_text(encoding="utf-8"))["meta"]
+    records: dict[str, list[dict]] = {}
+    for line in (out_dir / "results.jsonl").read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            records.setdefault(row["system"], []).append(row)
+    summaries = {name: summarize(recs, meta["top_k"]) for name, recs in records.items()}
+    return write_report(out_dir, meta, summaries, records)
+
+
+HEADLINE_KEYS = (
+    "recall@k", "mrr@10", "ndcg@10", "f1", "contains", "keywords_all",
+    "citation_recall_llm", "citation_precision_llm", "citation_recall_lex",
+    "negative_rejection", "false_refusal",
+)  # fmt: skip
+
+
+def headline_markdown(dirs: list[Path]) -> str:
+    """One Markdown table over several report directories: a column per (set, system)."""
+    runs = [json.loads((Path(d) / "summary.json").read_text(encoding="utf-8")) for d in dirs]
+    headers, columns = ["Metric"], []
+    for run in runs:
+        meta = run["meta"]
+        size = f"{meta['questions']} q"
+        for system, summary in run["systems"].items():
+            headers.append(f"{meta['set']} ({size}) {SYSTEM_LABELS.get(system, system).split()[0]}")
+            columns.append(summary)
+    labels = {key: (label, hi) for key, label, hi in QUALITY_METRICS}
+    rows = []
+    k = runs[0]["meta"]["top_k"] if runs else 4
+    for key in HEADLINE_KEYS:
+        if all(c.get(key) is None for c in columns):
+            continue
+        label, hi = labels[key]
+        label = label.replace("Recall@k", f"Recall@{k}")
+        rows.append([f"{label} {'↑' if hi else '↓'}", *(fmt(c.get(key), 2) for c in columns)])
+    for name, label, digits in (
+        ("first_token_ms_p50", "First token p50 (s)", 1000.0),
+        ("total_s_p50", "Total p50 (s)", 1.0),
+        ("total_s_p95", "Total p95 (s)", 1.0),
+    ):
+        rows.append([label, *(fmt(c[name] / digits, 1) if c.get(name) else "–" for c in columns)])
+    return Table(headers, rows).markdown()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import sys
+
+    args = sys.argv[1:]
+    if args[:1] == ["--headline"]:
+        print(headline_markdown([Path(a) for a in args[1:]]))
+    else:
+        for arg in args:
+            print(rerender(Path(arg)))

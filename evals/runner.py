@@ -1,0 +1,319 @@
+"""Run question sets through the systems, score every answer, write the report.
+
+Phases (each with a progress bar and ETA): index the set's corpus (cached) ->
+answer every question with our pipeline -> (``--baseline``) with the LangChain
+chain -> judge citations (lexical check, and the LLM judge with ``--judge``) ->
+report. Judging runs after all answers so that judge calls never sit between
+two timed questions (they would evict the generator's prompt cache).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import subprocess
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+from evals.judge import JUDGE_SYSTEM, JUDGE_USER, LexicalJudge, LLMJudge, agreement, load_cases
+from evals.metrics import (
+    answer_scores,
+    citation_scores,
+    retrieval_scores,
+    run_labels,
+    summarize,
+)
+from evals.paths import REPO_ROOT
+from evals.sets import EvalSet, cache_dir, ensure_index, normalize_passage_text
+from evals.systems import OursSystem, System
+
+RANKED_K = 10  # depth of the ranking scored by the retrieval metrics
+LOAD_SAMPLES: list[float] = []  # 1-minute load average after each answered question
+
+
+def answer_one(system: System, q) -> dict:
+    """Ask ``system`` one question; return its record (citation metrics are added later)."""
+    ans = system.answer(q.question)
+    ranked = system.ranked(q.question, RANKED_K)
+
+    def gold_of(p) -> list[str]:
+        return [g.label for g in q.gold if g.matches(p.text, p.source)]
+
+    return {
+        "system": system.name,
+        "id": q.id,
+        "type": q.type,
+        "question": q.question,
+        "answerable": q.answerable,
+        "gold": q.gold_dict(),
+        "answer": ans.answer,
+        "raw_answer": ans.raw_answer,
+        "refused": ans.refused,
+        "refusal_reason": ans.refusal_reason,
+        "sentences": [{"text": t, "citations": c} for t, c in ans.sentences],
+        "citations": [
+            {
+                "n": n,
+                "chunk_id": ans.retrieved[n - 1].chunk_id,
+                "source": ans.retrieved[n - 1].source,
+            }
+            for n in ans.cited
+            if 0 < n <= len(ans.retrieved)
+        ],
+        "retrieved": [
+            {
+                "n": i,
+                "chunk_id": p.chunk_id,
+                "source": p.source,
+                "score": None if p.score is None else round(float(p.score), 4),
+                "gold": gold_of(p),
+            }
+            for i, p in enumerate(ans.retrieved, start=1)
+        ],
+        "ranked": [
+            {"chunk_id": p.chunk_id, "source": p.source, "gold": gold_of(p)} for p in ranked
+        ],
+        "metrics": answer_scores(ans.answer, ans.refused, q.answers, q.keywords),
+        "timings": ans.timings,
+        "_passages": {i: p.text for i, p in enumerate(ans.retrieved, start=1)},
+        "_gold_labels": [g.label for g in q.gold] if q.answerable else [],
+    }
+
+
+def answer_all(
+    systems: list[System], evalset: EvalSet, progress: bool = True
+) -> dict[str, list[dict]]:
+    """Answer every question with every system; return records per system (unjudged).
+
+    The systems take turns question by question, so a busy machine slows both alike.
+    """
+    for system in systems:
+        system.warm_up()
+        system.prime()
+    records: dict[str, list[dict]] = {s.name: [] for s in systems}
+    names = " + ".join(s.name for s in systems)
+    bar = tqdm(evalset.questions, desc=f"answering ({names})", unit="q", disable=not progress)
+    for q in bar:
+        for system in systems:
+            records[system.name].append(answer_one(system, q))
+        LOAD_SAMPLES.append(os.getloadavg()[0])
+        bar.set_postfix(
+            {f"{name} refused": sum(r["refused"] for r in recs) for name, recs in records.items()}
+        )
+    return records
+
+
+def add_retrieval_metrics(records: list[dict], k: int) -> None:
+    items = {
+        r["id"]: (
+            r["_gold_labels"],
+            run_labels([p["gold"] for p in r["ranked"]], [p["chunk_id"] for p in r["ranked"]]),
+        )
+        for r in records
+    }
+    scores = retrieval_scores(items, k)
+    for r in records:
+        for name in ("recall@k", "recall@10", "mrr@10", "ndcg@10"):
+            r["metrics"][name] = scores.get(r["id"], {}).get(name)
+
+
+def add_citation_metrics(
+    records: list[dict], judges: list, progress: bool = True, desc: str = "judging"
+) -> None:
+    """ALCE citation recall/precision per record for each judge (``_lex`` / ``_llm`` columns)."""
+    suffix = {"lexical": "lex", "llm": "llm"}
+    for r in tqdm(records, desc=desc, unit="q", disable=not progress):
+        sentences = [(s["text"], s["citations"]) for s in r["sentences"]]
+        if not r["refused"]:
+            # single-passage checks are always needed; passage-major order reuses the KV cache
+            pairs = [
+                (r["_passages"][n], text)
+                for n in sorted({n for _, refs in sentences for n in refs})
+                for text, refs in sentences
+                if n in refs and n in r["_passages"] and text.strip()
+            ]
+            for judge in judges:
+                if hasattr(judge, "prefetch"):
+                    judge.prefetch(pairs)
+        for judge in judges:
+            key = suffix[judge.name]
+            scores = None
+            if not r["refused"] and sentences:
+                scores = citation_scores(sentences, r["_passages"], judge.entails)
+            r["metrics"][f"citation_recall_{key}"] = scores["citation_recall"] if scores else None
+            r["metrics"][f"citation_precision_{key}"] = (
+                scores["citation_precision"] if scores else None
+            )
+
+
+def unreachable_golds(evalset: EvalSet, store) -> list[dict]:
+    """Gold passages that no chunk of the index contains (they cap recall below 1)."""
+    chunks = [(c.source, normalize_passage_text(c.text), c.text) for c in store.iter_chunks()]
+    missing = []
+    for q in evalset.questions:
+        for g in q.gold:
+            if not any(g.matches(text, source) for source, _, text in chunks):
+                missing.append({"id": q.id, **g.to_dict()})
+    return missing
+
+
+def machine_info() -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = None
+    try:
+        mem = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (ValueError, OSError, AttributeError):
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": mem,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def run_eval(
+    evalset: EvalSet,
+    settings,
+    out_dir: Path,
+    baseline: bool = False,
+    judge: bool = True,
+    progress: bool = True,
+    command: str = "",
+    log=print,
+) -> dict:
+    """Run ``evalset`` through our pipeline (and the baseline), write the report to ``out_dir``."""
+    from rag.pipeline import RagPipeline
+
+    started = time.perf_counter()
+    phases: dict[str, float] = {}
+    now = dt.datetime.now().astimezone()
+
+    t0 = time.perf_counter()
+    log(f"indexing {evalset.corpus_dir} (cached by content hash) ...")
+    eval_settings, ingest_report = ensure_index(evalset, settings, progress=progress)
+    phases["index_s"] = round(time.perf_counter() - t0, 1)
+    log(f"index: {eval_settings.index_dir} ({ingest_report.total_chunks} chunks)")
+
+    pipe = RagPipeline(eval_settings)
+    systems: list[System] = [OursSystem(pipe)]
+    base = None
+    if baseline:
+        from evals.baseline import LangChainBaseline
+
+        base = LangChainBaseline(
+            eval_settings,
+            evalset.corpus_dir,
+            cache=cache_dir() / "eval-baseline",
+            progress=progress,
+        )
+        systems.append(base)
+    t0 = time.perf_counter()
+    LOAD_SAMPLES.clear()
+    records = answer_all(systems, evalset, progress)
+    load = {
+        "mean": round(sum(LOAD_SAMPLES) / len(LOAD_SAMPLES), 2) if LOAD_SAMPLES else None,
+        "max": round(max(LOAD_SAMPLES), 2) if LOAD_SAMPLES else None,
+    }
+    phases["answer_s"] = round(time.perf_counter() - t0, 1)
+    for name, recs in records.items():
+        phases[f"{name}_answer_s"] = round(sum(r["timings"]["total_s"] for r in recs), 1)
+    missing = unreachable_golds(evalset, pipe.store)
+    baseline_info = None
+    if base is not None:
+        baseline_info = {"chunks": base.chunks, "prompt": "LangChain RAG tutorial 'stuff' prompt"}
+        base.close()
+
+    k = eval_settings.top_k
+    for recs in records.values():
+        add_retrieval_metrics(recs, k)
+
+    t0 = time.perf_counter()
+    judges: list = [LexicalJudge()]
+    llm_judge = None
+    if judge:
+        llm_judge = LLMJudge(pipe.generator)
+        judges.append(llm_judge)
+    for name, recs in records.items():
+        add_citation_metrics(recs, judges, progress, desc=f"{name}: judging citations")
+    cases = load_cases()
+    agreements = {"lexical": agreement(LexicalJudge(), cases)}
+    if llm_judge is not None:
+        agreements["llm"] = agreement(LLMJudge(pipe.generator), cases)
+    phases["judge_s"] = round(time.perf_counter() - t0, 1)
+
+    summaries = {name: summarize(recs, k) for name, recs in records.items()}
+    phases["total_s"] = round(time.perf_counter() - started, 1)
+    meta = {
+        "set": evalset.name,
+        "description": evalset.description,
+        "questions": len(evalset.questions),
+        "answerable": len(evalset.answerable),
+        "unanswerable": len(evalset.unanswerable),
+        "set_size": evalset.total,
+        "limit": evalset.limit,
+        "seed": evalset.seed,
+        "corpus_dir": _rel(evalset.corpus_dir),
+        "index_dir": _rel(eval_settings.index_dir),
+        "index_chunks": ingest_report.total_chunks,
+        "model": pipe.model_name,
+        "top_k": k,
+        "settings": {
+            key: value
+            for key, value in eval_settings.to_dict().items()
+            if key not in ("model_cache", "corpus_dir", "index_dir")
+        },
+        "command": command,
+        "date": now.isoformat(timespec="seconds"),
+        "git_commit": git_commit(),
+        "machine": {**machine_info(), "load_while_answering": load},
+        "runtime_s": phases,
+        "systems": list(records),
+        "baseline": baseline_info,
+        "judge": {
+            "llm_enabled": bool(judge),
+            "llm_prompt": {"system": JUDGE_SYSTEM, "user": JUDGE_USER},
+            "llm_calls": llm_judge.calls if llm_judge else 0,
+            "llm_seconds": round(llm_judge.seconds, 1) if llm_judge else 0.0,
+            "lexical_threshold": LexicalJudge().threshold,
+            "agreement": agreements,
+        },
+        "unreachable_gold_passages": missing,
+    }
+    from evals.report import write_report
+
+    write_report(out_dir, meta, summaries, records)
+    return {"meta": meta, "systems": summaries}
+
+
+def _rel(path: Path) -> str:
+    path = Path(path).resolve()
+    try:
+        return path.relative_to(REPO_ROOT).as_posix()
+    except ValueError:
+        return str(path)

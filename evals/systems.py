@@ -1,0 +1,140 @@
+"""Systems under evaluation behind one small interface.
+
+`OursSystem` wraps `RagPipeline.stream`, the exact code path of `rag ask` and
+`rag chat`. The LangChain baseline lives in `evals.baseline`. Both return a
+`SystemAnswer`, and both time the call the same way (the harness clock around
+the stream), so their costs are comparable.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from rag.pipeline import RagPipeline
+
+
+@dataclass
+class Passage:
+    """A retrieved chunk as the metrics need it."""
+
+    chunk_id: str
+    source: str
+    text: str
+    score: float | None = None
+
+
+@dataclass
+class SystemAnswer:
+    """One answer of one system, with what it retrieved and cited and how long it took."""
+
+    answer: str
+    refused: bool
+    retrieved: list[Passage]  # the passages given to the generator, rank order
+    sentences: list[tuple[str, list[int]]]  # (sentence, cited passage numbers, 1-based)
+    raw_answer: str = ""
+    refusal_reason: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def cited(self) -> list[int]:
+        return sorted({n for _, refs in self.sentences for n in refs})
+
+
+class System(Protocol):
+    name: str
+    label: str
+
+    def warm_up(self) -> None: ...
+
+    def prime(self) -> None: ...
+
+    def answer(self, question: str) -> SystemAnswer: ...
+
+    def ranked(self, question: str, k: int) -> list[Passage]: ...
+
+
+def cost_fields(
+    retrieve_ms: float,
+    started: float,
+    first_token: float | None,
+    last_token: float | None,
+    ended: float,
+    prompt_tokens: int,
+    completion_tokens: int,
+) -> dict[str, float]:
+    """Cost record from ``time.perf_counter()`` stamps (first/last token may be None)."""
+    decode_s = (last_token - first_token) if first_token and last_token else 0.0
+    rate = (completion_tokens - 1) / decode_s if completion_tokens > 1 and decode_s > 0 else None
+    return {
+        "retrieve_ms": round(retrieve_ms, 1),
+        "first_token_ms": round((first_token - started) * 1000, 1) if first_token else 0.0,
+        "total_s": round(ended - started, 3),
+        "prompt_tokens": int(prompt_tokens),
+        "completion_tokens": int(completion_tokens),
+        "tokens_per_s": round(rate, 2) if rate else None,
+    }
+
+
+class OursSystem:
+    """The project's pipeline: retrieval, generation, citation verification, refusal."""
+
+    name = "ours"
+    label = "ours (RagPipeline)"
+
+    def __init__(self, pipeline: RagPipeline):
+        self.pipeline = pipeline
+
+    def warm_up(self) -> None:
+        self.pipeline.warm_up()
+
+    def prime(self) -> None:
+        """One untimed generation, so page-in and first-call costs do not hit question 1."""
+        self.warm_up()
+        for _ in self.pipeline.generator.stream_chat(
+            [{"role": "user", "content": "Say OK."}], max_tokens=1, temperature=0.0
+        ):
+            pass
+
+    def answer(self, question: str) -> SystemAnswer:
+        started = time.perf_counter()
+        first = last = None
+        final = None
+        for event in self.pipeline.stream(question):
+            if event.kind == "token":
+                last = time.perf_counter()
+                first = first or last
+            else:
+                final = event.answer
+        ended = time.perf_counter()
+        retrieved = [Passage(c.chunk_id, c.source, c.text, c.score) for c in final.retrieved]
+        sentences = [] if final.refused else [(s.text, list(s.citations)) for s in final.sentences]
+        usage = final.usage or {}
+        return SystemAnswer(
+            answer=final.answer,
+            refused=final.refused,
+            retrieved=retrieved,
+            sentences=sentences,
+            raw_answer=final.raw_answer,
+            refusal_reason=final.refusal_reason,
+            timings=cost_fields(
+                final.timings.get("retrieve_ms", 0.0),
+                started,
+                first,
+                last,
+                ended,
+                usage.get("prompt_tokens", 0),
+                usage.get("completion_tokens", 0),
+            ),
+        )
+
+    def ranked(self, question: str, k: int) -> list[Passage]:
+        from rag.pipeline import clean_question
+
+        hits = self.pipeline.retrieve(clean_question(question), k)
+        return [Passage(h.chunk.chunk_id, h.chunk.source, h.chunk.text, h.score) for h in hits]
+
+    @property
+    def generator(self):
+        return self.pipeline.generator

@@ -1,0 +1,126 @@
+"""A tiny end-to-end `rag eval` run: 4 questions, 3-file corpus, SmolLM2-135M, with baseline.
+
+The LLM judge is off here to keep the run short (it is covered in test_judge_report.py
+with the same tiny model); the lexical citation check runs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURE_DOCS, write_corpus
+from typer.testing import CliRunner
+
+QUESTIONS = [
+    {
+        "id": "t1",
+        "question": "Which countries are the first recipients of OSA?",
+        "answerable": True,
+        "answers": ["Malaysia, the Philippines, Bangladesh, and Fiji"],
+        "keywords": ["Malaysia", "Fiji"],
+        "gold_passages": [
+            {"source": "osa.txt", "quote": "The first recipients of OSA are Malaysia"}
+        ],
+    },
+    {
+        "id": "t2",
+        "question": "How many vaccine doses did Quad leaders pledge?",
+        "answerable": True,
+        "answers": ["one billion"],
+        "gold_passages": ["quad"],
+    },
+    {
+        "id": "t3",
+        "question": "When did the Bank of Japan last raise interest rates before this?",
+        "answerable": True,
+        "answers": ["17 years"],
+        "gold_passages": ["yen.md"],
+    },
+    {
+        "id": "t4",
+        "question": "What is the boiling point of mercury on Mars?",
+        "answerable": False,
+    },
+]
+
+
+@pytest.fixture
+def tiny_eval_set(tmp_path: Path) -> Path:
+    docs = {name: FIXTURE_DOCS[name] for name in ("osa.txt", "yen.md", "quad.txt")}
+    write_corpus(tmp_path / "corpus", docs)
+    rows = [{**q, "corpus": "corpus"} for q in QUESTIONS]
+    path = tmp_path / "tiny.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_rag_eval_tiny_end_to_end(
+    tiny_eval_set: Path, tiny_model_path: Path, model_cache: Path, tmp_path: Path, monkeypatch
+):
+    from rag.cli import app
+
+    monkeypatch.setenv("RAG_EVAL_CACHE", str(tmp_path / "cache"))
+    config = tmp_path / "eval.yaml"
+    config.write_text(
+        f"model: smollm2-135m\nmax_tokens: 40\nn_threads: 2\nmodel_cache: {model_cache}\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "report"
+    result = CliRunner().invoke(
+        app,
+        [
+            "eval",
+            "--set",
+            str(tiny_eval_set),
+            "--baseline",
+            "--config",
+            str(config),
+            "--out",
+            str(out),
+            "--quiet",
+        ],  # fmt: skip
+    )
+    assert result.exit_code == 0, result.output + repr(result.exception)
+
+    for name in ("results.jsonl", "summary.json", "report.md", "report.html",
+                 "plots/metrics.png", "plots/latency.png"):  # fmt: skip
+        assert (out / name).is_file(), name
+
+    summary = json.loads((out / "summary.json").read_text())
+    meta = summary["meta"]
+    assert meta["questions"] == 4 and meta["answerable"] == 3 and meta["unanswerable"] == 1
+    assert meta["model"] == "smollm2-135m" and meta["top_k"] == 4
+    assert meta["command"].startswith("rag eval --set ")
+    assert ".rag" not in meta["index_dir"] or str(tmp_path) in meta["index_dir"]
+    assert set(meta["judge"]["agreement"]) == {"lexical"}
+    assert meta["judge"]["llm_enabled"] is False and meta["command"].endswith("--no-judge")
+    assert set(summary["systems"]) == {"ours", "baseline"}
+    for system in summary["systems"].values():
+        for key in ("recall@k", "recall@10", "mrr@10", "ndcg@10", "em", "f1", "contains",
+                    "keywords_all", "citation_recall_lex", "citation_precision_lex",
+                    "citation_recall_llm", "citation_precision_llm", "negative_rejection",
+                    "false_refusal", "retrieve_ms_p50", "retrieve_ms_p95", "total_s_p50",
+                    "total_s_p95", "prompt_tokens_p50", "completion_tokens_p95"):  # fmt: skip
+            assert key in system, key
+        assert system["questions"] == 4 and system["n_recall@k"] == 3
+        assert system["citation_recall_llm"] is None  # --no-judge
+        assert 0.0 <= system["recall@k"] <= 1.0
+        assert system["negative_rejection"] in (0.0, 1.0)
+
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert len(rows) == 8 and {r["system"] for r in rows} == {"ours", "baseline"}
+    for r in rows:
+        assert {"question", "gold", "answer", "refused", "citations", "retrieved", "metrics",
+                "timings"} <= set(r)  # fmt: skip
+        assert r["timings"]["total_s"] > 0
+    # The quad gold (by id) is the only passage about vaccines: retrieval must find it.
+    t2 = next(r for r in rows if r["id"] == "t2" and r["system"] == "ours")
+    assert t2["metrics"]["recall@k"] == 1.0
+    md = (out / "report.md").read_text()
+    assert "Headline metrics" in md and "baseline (LangChain)" in md
+
+    # A second run reuses the cached index (same corpus content -> same directory).
+    index_dirs = list((tmp_path / "cache" / "eval-index").iterdir())
+    assert len(index_dirs) == 1

@@ -1,0 +1,160 @@
+"""Question-set loading, gold-passage matching, sampling and the external-set builders."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from evals.sets import (
+    EvalSetError,
+    Gold,
+    load_jsonl_set,
+    load_set,
+    normalize_passage_text,
+    parse_gold,
+    sample,
+    shared_dir,
+    write_passages,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _write_set(path: Path, rows: list[dict]) -> Path:
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_gold_quote_ignores_wrapping_case_and_curly_quotes():
+    gold = Gold("g0", source="a.txt", quote="this fiscal year’s 2 billion\n  yen")
+    assert gold.matches("... This fiscal year's 2 billion yen OSA budget", "corpus/a.txt")
+    assert not gold.matches("... this fiscal year's 2 billion yen", "corpus/b.txt")  # other file
+    assert not gold.matches("2 billion yen", "corpus/a.txt")  # only part of the quote
+
+
+def test_gold_by_id_matches_file_name_or_stem():
+    gold = Gold("g0", doc_id="squad-00-001")
+    assert gold.matches("any text", ".rag/eval-corpus/squad2-dev/squad-00-001.txt")
+    assert not gold.matches("any text", ".rag/eval-corpus/squad2-dev/squad-00-002.txt")
+
+
+def test_parse_gold_forms():
+    golds = parse_gold(
+        ["doc1", "doc1.txt", "some quoted text", {"source": "doc1.txt", "quote": "q"}, {"id": 7}],
+        corpus_names={"doc1", "doc1.txt"},
+    )
+    assert [g.doc_id for g in golds[:2]] == ["doc1", "doc1"]
+    assert golds[2].quote == "some quoted text" and golds[2].source is None
+    assert golds[3].source == "doc1.txt" and golds[3].quote == "q"
+    assert golds[4].doc_id == "7"
+    assert [g.label for g in golds] == ["g0", "g1", "g2", "g3", "g4"]
+    with pytest.raises(EvalSetError):
+        parse_gold([{"nothing": 1}], set())
+
+
+def test_load_jsonl_set_with_own_corpus(tmp_path: Path):
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("Alpha text.", encoding="utf-8")
+    path = _write_set(
+        tmp_path / "set.jsonl",
+        [
+            {
+                "id": "1",
+                "question": "Q1?",
+                "answers": ["Alpha"],
+                "gold_passages": ["a"],
+                "corpus": "docs",
+            },
+            {"id": "2", "question": "Q2?", "answerable": False, "corpus": "docs"},
+        ],
+    )
+    evalset = load_jsonl_set(path)
+    assert evalset.corpus_dir == corpus
+    assert [q.answerable for q in evalset.questions] == [True, False]
+    assert evalset.questions[0].gold[0].doc_id == "a"
+    assert evalset.questions[1].type == "unanswerable"
+
+
+def test_load_jsonl_set_errors(tmp_path: Path):
+    dup = _write_set(
+        tmp_path / "dup.jsonl", [{"id": "1", "question": "a"}, {"id": "1", "question": "b"}]
+    )
+    with pytest.raises(EvalSetError, match="duplicate"):
+        load_jsonl_set(dup, corpus=tmp_path)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{not json\n", encoding="utf-8")
+    with pytest.raises(EvalSetError, match="bad.jsonl:1"):
+        load_jsonl_set(bad, corpus=tmp_path)
+    with pytest.raises(EvalSetError, match="unknown question set"):
+        load_set("no-such-set")
+
+
+def test_sample_is_fixed_by_seed_and_keeps_order():
+    items = list(range(100))
+    a, b = sample(items, 10, seed=1), sample(items, 10, seed=1)
+    assert a == b and a == sorted(a) and len(a) == 10
+    assert sample(items, 10, seed=2) != a
+    assert sample(items, None, 0) == items and sample(items, 500, 0) == items
+
+
+def test_osa_set_loads_over_bundled_corpus():
+    evalset = load_set("osa")
+    assert evalset.corpus_dir == REPO / "corpus"
+    assert evalset.answerable and evalset.unanswerable
+    limited = load_set("osa", limit=5, seed=3)
+    assert len(limited.questions) == 5 and limited.total == len(evalset.questions)
+
+
+def test_write_passages_rewrites_only_changes(tmp_path: Path):
+    target = write_passages(
+        tmp_path / "c", {"p1": ("Title: one", "Text one."), "p2": ("T", "Two.")}
+    )
+    first = (target / "p1.txt").stat().st_mtime_ns
+    write_passages(target, {"p1": ("Title: one", "Text one.")})
+    assert (target / "p1.txt").stat().st_mtime_ns == first
+    assert not (target / "p2.txt").exists()  # stale passage removed
+    from rag.loaders import load_document
+
+    doc = load_document(target / "p1.txt")
+    assert doc.title == "Title: one" and doc.text == "Text one."
+
+
+def test_shared_dir_resolution(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    assert shared_dir(tmp_path) == tmp_path
+    monkeypatch.setenv("RAG_SHARED_DIR", str(tmp_path / "x"))
+    assert shared_dir() == tmp_path / "x"
+    monkeypatch.delenv("RAG_SHARED_DIR")
+    assert shared_dir() == (REPO / ".." / "shared").resolve()
+
+
+def test_missing_shared_data_says_where(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("RAG_EVAL_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(EvalSetError, match="--data-dir"):
+        load_set("squad2-dev", data_dir=tmp_path / "nowhere")
+
+
+def test_external_sets_build_corpora(
+    shared_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("RAG_EVAL_CACHE", str(tmp_path / "cache"))
+    squad = load_set("squad2-dev", limit=40, seed=0, data_dir=shared_dir)
+    assert len(squad.questions) == 40 and squad.total == 6078
+    assert len(list(squad.corpus_dir.glob("*.txt"))) == 646
+    names = {p.stem for p in squad.corpus_dir.glob("*.txt")}
+    for q in squad.questions:
+        assert q.answerable == bool(q.gold) == bool(q.answers)
+        assert all(g.doc_id in names for g in q.gold)
+
+    clap = load_set("clapnq-dev", data_dir=shared_dir)
+    assert len(clap.questions) == 300 and clap.total == 600
+    names = {p.stem for p in clap.corpus_dir.glob("*.txt")}
+    assert len(names) >= 293
+    assert all(g.doc_id in names for q in clap.questions for g in q.gold)
+    assert {q.answerable for q in clap.questions} == {True, False}
+
+
+def test_normalize_passage_text():
+    assert normalize_passage_text("A\u00a0 B\n\nC’s") == "a b c's"
