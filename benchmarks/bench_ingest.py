@@ -47,8 +47,8 @@ def run(ctx: Context) -> dict:
     from rag.ingest import embedding_text, ingest
     from rag.loaders import iter_documents
 
-    target = 100 if ctx.quick else 1200
-    rounds = 2 if ctx.quick else 4
+    target = 100 if ctx.quick else 600
+    rounds = 2
     folder = write_documents(ctx, target)
     settings = Settings(index_dir=ctx.work / "ingest-index")
     docs = [d for d in iter_documents([folder]) if hasattr(d, "text")]

@@ -106,8 +106,11 @@ def ann_configs(store_mod, vectors: np.ndarray, ids: np.ndarray, quick: bool):
     hnsw = store_mod.build_faiss_index("hnsw", d, vectors, ids)
     build = time.perf_counter() - t0
     mem = serialized_mb(hnsw)
-    for ef in (32, 64, 96, 128) if not quick else (64, 96):
-        yield f"hnsw M={store_mod.HNSW_M} efSearch={ef}", hnsw, build, mem, {"efSearch": ef}
+    auto_ef = store_mod.hnsw_ef_search(len(ids))
+    efs = sorted({64, auto_ef} if quick else {32, 128, 512, 1024, auto_ef})
+    for ef in efs:
+        mark = " (app)" if ef == auto_ef else ""
+        yield f"hnsw M={store_mod.HNSW_M} efSearch={ef}{mark}", hnsw, build, mem, {"efSearch": ef}
 
     t0 = time.perf_counter()
     ivf = store_mod.build_faiss_index("ivfpq", d, vectors, ids)
@@ -117,21 +120,22 @@ def ann_configs(store_mod, vectors: np.ndarray, ids: np.ndarray, quick: bool):
     nlist = base.nlist
     mem_refine = serialized_mb(ivf)
     mem_pq = serialized_mb(base)
-    for nprobe in (8, 32, 64) if not quick else (32,):
+    for nprobe in (8, 32) if not quick else (32,):
         yield (
-            f"ivfpq nlist={nlist} PQ{base.pq.M} nprobe={nprobe}",
+            f"ivfpq nlist={nlist} PQ{base.pq.M} nprobe={nprobe} (no re-ranking)",
             base,
             build,
             mem_pq,
             {"nprobe": nprobe},
         )
-    for nprobe in (16, 32) if not quick else (32,):
+    for k_factor in (8, 32) if not quick else (32,):
+        mark = " (app)" if k_factor == store_mod.IVFPQ_K_FACTOR else ""
         yield (
-            f"ivfpq+refine nlist={nlist} nprobe={nprobe} k_factor={int(refine.k_factor)}",
+            f"ivfpq+refine nlist={nlist} nprobe=32 k_factor={k_factor}{mark}",
             ivf,
             build,
             mem_refine,
-            {"nprobe": nprobe, "ivf": base},
+            {"nprobe": 32, "ivf": base, "k_factor": k_factor},
         )
 
 
@@ -140,6 +144,8 @@ def apply_params(index, extra: dict) -> None:
         faiss.downcast_index(index.index).hnsw.efSearch = extra["efSearch"]
     if "nprobe" in extra:
         (extra.get("ivf") or index).nprobe = extra["nprobe"]
+    if "k_factor" in extra:
+        faiss.downcast_index(index.index).k_factor = extra["k_factor"]
 
 
 def bench_indexes(ctx, store_mod, vectors, queries, warmup=10) -> tuple[list[dict], np.ndarray]:

@@ -373,6 +373,7 @@ def _notes(meta: dict) -> list[str]:
                 if busy
                 else "."
             )
+            + (f" (source: {load['source']})" if load.get("source") else "")
         )
     if meta["unreachable_gold_passages"]:
         ids = ", ".join(sorted({g["id"] for g in meta["unreachable_gold_passages"]}))

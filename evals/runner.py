@@ -184,17 +184,24 @@ def machine_info() -> dict:
 
 
 def git_commit() -> str | None:
-    try:
+    """Short HEAD commit, with ``+local changes`` when tracked files differ from it."""
+
+    def git(*args: str) -> str:
         out = subprocess.run(
-            ["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"],
+            ["git", "-C", str(REPO_ROOT), *args],
             capture_output=True,
             text=True,
             timeout=5,
             check=False,
         )
-        return out.stdout.strip() or None
+        return out.stdout.strip()
+
+    try:
+        sha = git("rev-parse", "--short", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
         return None
+    return (sha + (" +local changes" if dirty else "")) or None
 
 
 def run_eval(
@@ -213,6 +220,7 @@ def run_eval(
     started = time.perf_counter()
     phases: dict[str, float] = {}
     now = dt.datetime.now().astimezone()
+    commit = git_commit()  # the code the run starts with
 
     t0 = time.perf_counter()
     log(f"indexing {evalset.corpus_dir} (cached by content hash) ...")
@@ -290,7 +298,7 @@ def run_eval(
         },
         "command": command,
         "date": now.isoformat(timespec="seconds"),
-        "git_commit": git_commit(),
+        "git_commit": commit,
         "machine": {**machine_info(), "load_while_answering": load},
         "runtime_s": phases,
         "systems": list(records),

@@ -64,13 +64,25 @@ INDEX_TYPES = ("auto", "flat", "hnsw", "ivfpq")
 AUTO_HNSW_MIN_CHUNKS = 50_000  # "auto": flat below, HNSW from here on
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
-HNSW_EF_SEARCH = 96
+HNSW_EF_SEARCH_RANGE = (128, 2048)  # efSearch grows with size: see hnsw_ef_search
 IVFPQ_MIN_CHUNKS = 10_000  # fewer vectors cannot train IVF-PQ well: flat instead
 IVFPQ_SUBQUANTIZERS = 48  # bytes per vector code (dim must be divisible)
 IVFPQ_NPROBE = 32
-IVFPQ_K_FACTOR = 8  # exact re-ranking of k * k_factor PQ candidates
+IVFPQ_K_FACTOR = 32  # exact re-ranking of k * k_factor PQ candidates
 IVFPQ_TRAIN_SAMPLE = 100_000
 IVFPQ_RETRAIN_GROWTH = 4  # rebuild when the index grew this much since training
+
+
+def hnsw_ef_search(n_chunks: int) -> int:
+    """HNSW search breadth for ``n_chunks``: the power of two >= n/500, in the range.
+
+    Measured recall@10 (M=32, efConstruction=80, clustered vectors): 0.97 at 100k
+    with 128, 0.95 at 1M with 1024 (so 1M gets 2048 for a margin); doubling it
+    costs about a millisecond at 1M.
+    """
+    low, high = HNSW_EF_SEARCH_RANGE
+    want = 1 << max(0, int(np.ceil(np.log2(max(1, n_chunks) / 500))))
+    return int(min(high, max(low, want)))
 
 
 def choose_index_type(requested: str, n_chunks: int) -> str:
@@ -114,9 +126,9 @@ def build_faiss_index(
     elif kind == "hnsw":
         inner = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
         inner.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-        inner.hnsw.efSearch = HNSW_EF_SEARCH
+        inner.hnsw.efSearch = hnsw_ef_search(n)
     elif kind == "ivfpq":
-        m = IVFPQ_SUBQUANTIZERS if dim % IVFPQ_SUBQUANTIZERS == 0 else dim // 8
+        m = max(d for d in range(1, IVFPQ_SUBQUANTIZERS + 1) if dim % d == 0)
         nlist = _ivf_nlist(n)
         ivf = faiss.IndexIVFPQ(faiss.IndexFlatIP(dim), dim, nlist, m, 8, faiss.METRIC_INNER_PRODUCT)
         ivf.nprobe = min(IVFPQ_NPROBE, nlist)
@@ -472,6 +484,9 @@ class IndexWriter:
         if kind != have or stale:
             ids, vectors = index_contents(self.index)
             self.index = build_faiss_index(kind, self.manifest.dim, vectors, ids)
+            self.manifest.index_params = index_params(self.index)
+        elif kind == "hnsw":  # grown or shrunk in place: search breadth follows the size
+            faiss.downcast_index(self.index.index).hnsw.efSearch = hnsw_ef_search(n)
             self.manifest.index_params = index_params(self.index)
         elif kind != "ivfpq" or not self.manifest.index_params:
             self.manifest.index_params = index_params(self.index)

@@ -61,6 +61,13 @@ def write(root: Path, index_type: str, add: dict[str, tuple[int, int]], remove=(
     return expected
 
 
+def test_hnsw_search_breadth_grows_with_size():
+    assert store_mod.hnsw_ef_search(1_000) == 128
+    assert store_mod.hnsw_ef_search(100_000) == 256
+    assert store_mod.hnsw_ef_search(1_000_000) == 2048
+    assert store_mod.hnsw_ef_search(50_000_000) == 2048
+
+
 def test_auto_choice_by_size():
     small = store_mod.AUTO_HNSW_MIN_CHUNKS - 1
     assert choose_index_type("auto", 1_400) == "flat"
@@ -112,7 +119,7 @@ def test_auto_switches_type_and_records_it(tmp_path: Path, monkeypatch):
     write(root, "auto", {"b": (200, 2)})  # 400 chunks: becomes HNSW
     store = IndexStore.load(root)
     assert store.manifest.index_type == "hnsw" and index_kind(store.index) == "hnsw"
-    assert store.manifest.index_params["efSearch"] == store_mod.HNSW_EF_SEARCH
+    assert store.manifest.index_params["efSearch"] == store_mod.hnsw_ef_search(400) == 128
     assert store.check_consistency() == []
     store.close()
     write(root, "auto", {}, remove=["b"])  # back to 200: flat again

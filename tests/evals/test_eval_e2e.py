@@ -75,6 +75,7 @@ def test_rag_eval_tiny_end_to_end(
             "--set",
             str(tiny_eval_set),
             "--baseline",
+            "--no-judge",
             "--config",
             str(config),
             "--out",
