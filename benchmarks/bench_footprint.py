@@ -6,8 +6,9 @@ the model file was read before, as after `scripts/start.sh` set-up):
 - ours: a process that imports `rag`, loads the index, the embedder and the
   model (`RagPipeline.warm_up`: ready to answer), then answers one question;
 - baseline: the floor, a process that loads only the same two models with the
-  raw libraries (`llama_cpp.Llama`, `SentenceTransformer`), reads the same FAISS
-  file and answers the same prompt.
+  raw libraries (`llama_cpp.Llama`, `SentenceTransformer`, library defaults),
+  reads the same FAISS file and answers the same prompt;
+- ours with the model file memory-mapped (llama.cpp's default, the app's before).
 
 Times are from process start (the parent's clock around the spawn) to ready,
 first token and answer. Peak RSS is the process's high-water mark (VmHWM) after
@@ -26,13 +27,25 @@ from benchmarks.common import ROOT, Context, corpus_index, log, median, osa_ques
 QUESTIONS = 3
 
 
-def child_ours(index_dir: str, model: str) -> dict:
+def child_ours(index_dir: str, model: str, use_mmap: bool = False) -> dict:
     t = {"start": time.time()}
     from rag.config import Settings
-    from rag.pipeline import RagPipeline
+    from rag.generation import LlamaCppGenerator
+    from rag.pipeline import RagPipeline, make_generator
 
     t["imported"] = time.time()
-    pipe = RagPipeline(Settings(index_dir=index_dir, model=model))
+    settings = Settings(index_dir=index_dir, model=model)
+    generator = make_generator(settings)
+    if use_mmap:  # the library's default, as before
+        generator = LlamaCppGenerator(
+            generator.model_path,
+            name=generator.name,
+            n_ctx=settings.n_ctx,
+            n_threads=settings.n_threads,
+            n_batch=settings.n_batch,
+            use_mmap=True,
+        )
+    pipe = RagPipeline(settings, generator=generator)
     _ = pipe.store
     t["index_loaded"] = time.time()
     pipe.warm_up()
@@ -98,6 +111,10 @@ def _peak() -> float:
     return round(peak_rss_mb(), 1)
 
 
+def child_ours_mmap(index_dir: str, model: str) -> dict:
+    return child_ours(index_dir, model, use_mmap=True)
+
+
 def spawn(kind: str, index_dir, model: str) -> dict:
     code = (
         "import json; from benchmarks.bench_footprint import child_" + kind + " as f; "
@@ -126,9 +143,10 @@ def run(ctx: Context) -> dict:
 
     index_dir = corpus_index(ctx)
     rounds = 1 if ctx.quick else 2
-    runs = {"ours": [], "raw": []}
+    runs = {"ours": [], "raw": [], "ours_mmap": []}
     for r in range(rounds):
-        for kind in ("ours", "raw") if r % 2 == 0 else ("raw", "ours"):
+        kinds = ("ours", "raw", "ours_mmap")
+        for kind in kinds if r % 2 == 0 else kinds[::-1]:
             runs[kind].append(spawn(kind, index_dir, ctx.model))
             log(f"  {kind}: {runs[kind][-1]['seconds']}, peak {runs[kind][-1]['peak_rss_mb']} MB")
 
@@ -152,6 +170,7 @@ def run(ctx: Context) -> dict:
     }
     rss_o = median([x["peak_rss_mb"] for x in runs["ours"]])
     rss_r = median([x["peak_rss_mb"] for x in runs["raw"]])
+    rss_m = median([x["peak_rss_mb"] for x in runs["ours_mmap"]])
     ready_o, ready_r = med("ours", "ready"), med("raw", "ready")
     ans_o, ans_r = med("ours", "first_answer"), med("raw", "first_answer")
     default_model = ctx.model == "qwen2.5-1.5b"
@@ -182,6 +201,15 @@ def run(ctx: Context) -> dict:
             "ratio": round(rss_o / rss_r, 3),
             "target": "≤ 2.5 GB (default model)" if default_model else "",
             "met": (rss_o <= 2560) if default_model else None,
+        },
+        {
+            "figure": "peak RSS / cold start to ready: model weights read into memory "
+            "(use_mmap=False, now the default) vs memory-mapped (llama.cpp's default)",
+            "ours": f"{rss_o / 1024:.2f} GB / {ready_o:.2f} s",
+            "baseline": f"{rss_m / 1024:.2f} GB / {med('ours_mmap', 'ready'):.2f} s",
+            "ratio": f"{rss_o / rss_m:.2f}× / {ready_o / med('ours_mmap', 'ready'):.2f}×",
+            "target": "",
+            "met": None,
         },
         {
             "figure": f"index bytes per chunk (bundled corpus, {chunks} chunks: FAISS "
