@@ -8,7 +8,8 @@ small models tend to paste the answer into the question ("How much did
 Malaysia, the Philippines, ... receive?"), which then reads as a new question.
 A rewrite that drops the conversation's subject or the follow-up's own terms,
 or no generator at all, falls back to a cheap heuristic that names the earlier
-question. Standalone questions are passed through untouched (no model call).
+question. Standalone questions are passed through untouched (no model call), and
+so are questions over the length limit (the pipeline refuses them anyway).
 
 Example::
 
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
+from rag.config import Settings
 from rag.pipeline import clean_question, looks_like_refusal
 
 REWRITE_PROMPT = (
@@ -39,6 +41,7 @@ REWRITE_PROMPT = (
     "David principles sign them?'"
 )
 MAX_HISTORY_TURNS = 2
+MAX_QUESTION_CHARS = Settings.max_question_chars  # the pipeline's default limit
 MAX_KEY_TERMS = 8
 
 _REFERRING = re.compile(
@@ -157,10 +160,22 @@ def model_rewrite(question: str, history: Sequence[Turn], generator, max_tokens:
 
 
 def rewrite_question(
-    question: str, history: Sequence[Turn], generator=None, max_tokens: int = 48
+    question: str,
+    history: Sequence[Turn],
+    generator=None,
+    max_tokens: int = 48,
+    max_chars: int = MAX_QUESTION_CHARS,
 ) -> Rewrite:
-    """The query to retrieve with for ``question`` given the earlier turns."""
+    """The query to retrieve with for ``question`` given the earlier turns.
+
+    A question longer than ``max_chars`` (the pipeline refuses those) is returned
+    unchanged without a model call, and earlier turns longer than that are not
+    shown to the model: a huge text must never reach the rewrite prompt.
+    """
     question = clean_question(question)
+    if len(question) > max_chars:
+        return Rewrite(question, "none")
+    history = [turn for turn in history if len(turn.query) <= max_chars]
     if not history or not needs_context(question):
         return Rewrite(question, "none")
     if generator is not None:

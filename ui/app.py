@@ -23,6 +23,7 @@ import gradio as gr
 from rag.config import Settings
 from rag.conversation import Turn, needs_context, rewrite_question
 from rag.feedback import DEFAULT_FEEDBACK_FILE, append_feedback, feedback_record
+from rag.pipeline import clean_question
 from ui.assets import CSS, JS
 from ui.engine import Engine, UploadResult, explain
 from ui.render import (
@@ -86,6 +87,15 @@ def new_session() -> dict:
     return {"turns": [], "feedback": {}, "pending": None}
 
 
+def too_long_message(length: int, limit: int) -> str:
+    """The polite refusal of an over-long question."""
+    return (
+        f"your question is {length:,} characters long and the limit is {limit:,}. "
+        "Please shorten it (ask about one thing at a time) and send it again; "
+        "your text is still in the box."
+    )
+
+
 def banner_update(problems: Sequence[tuple[str, str | None]]) -> dict:
     return gr.update(value=render_banner(problems), visible=bool(problems))
 
@@ -124,13 +134,21 @@ class ChatUI:
             skip = gr.skip()
             return "", list(chat), session, sources or skip, banner or skip
 
+        limit = self.engine.settings.max_question_chars
+        length = len(clean_question(question))
+        if length > limit:  # refused before any model call, and not kept as a turn
+            chat.append(
+                {"role": "assistant", "content": render_error(too_long_message(length, limit))}
+            )
+            yield question, chat, session, gr.skip(), gr.skip()  # the text stays to be shortened
+            return
         yield show(render_streaming(""))
         try:
             pipe = self.engine.pipeline(top_k, model, temperature, threshold)
             turns = [Turn(t["question"], t.get("search_query")) for t in session["turns"]]
             if turns and needs_context(question):
                 yield show(render_streaming("", "Reading the follow-up in context…"))
-            rewrite = rewrite_question(question, turns, generator=pipe.generator)
+            rewrite = rewrite_question(question, turns, generator=pipe.generator, max_chars=limit)
             search_query = rewrite.query if rewrite.rewritten else None
             answer, text = None, ""
             for event in pipe.stream(question, search_query=search_query):

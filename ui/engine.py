@@ -18,7 +18,14 @@ from pathlib import Path
 from rag.config import Settings
 from rag.embeddings import EMBEDDERS, EmbedderError, resolve_model_dir
 from rag.ingest import ingest, remove_documents
-from rag.models import MODELS, ModelError, install_command, model_status
+from rag.models import (
+    MODELS,
+    ModelError,
+    install_command,
+    model_path,
+    model_status,
+    verify_file,
+)
 from rag.pipeline import RagPipeline, make_generator
 from rag.store import IndexMissing, IndexStore, IndexStoreError
 from ui.uploads import MAX_UPLOAD_BYTES, UploadError, is_inside, store_upload
@@ -53,6 +60,32 @@ def explain(exc: BaseException, settings: Settings) -> Problem:
         f"unexpected error ({type(exc).__name__}); the details are in the server log",
         None,
     )
+
+
+_VERIFIED: dict[tuple, str | None] = {}  # file identity -> problem (None: verified)
+
+
+def damaged_model(name: str, cache: Path) -> str | None:
+    """Why the present file of model ``name`` is unusable (wrong size or sha256), or None.
+
+    The full sha256 runs once per file identity (path, size, mtime) and process;
+    a verified file is also stamped by `verify_file`, so later starts are instant.
+    """
+    spec = MODELS[name]
+    path = model_path(spec, cache)
+    try:
+        st = path.stat()
+    except OSError:
+        return None  # missing: reported as not installed / not assembled
+    key = (str(path), st.st_size, st.st_mtime_ns, spec.sha256)
+    if key not in _VERIFIED:
+        try:
+            verify_file(path, spec, cache)
+            _VERIFIED[key] = None
+        except ModelError as exc:
+            detail = re.sub(r"[;.]?\s*run `[^`]+`.*$", "", str(exc)).strip()
+            _VERIFIED[key] = f"The model '{name}' is damaged: {detail}."
+    return _VERIFIED[key]
 
 
 @dataclass
@@ -148,7 +181,11 @@ class Engine:
         model = self.settings.model
         if model in MODELS:
             status = model_status(model, self.settings.model_cache)
-            if status != "ready":
+            if status in ("ready", "wrong size"):  # present: size and sha256 must match
+                damaged = damaged_model(model, self.settings.model_cache)
+                if damaged:
+                    problems.append((damaged, f"{install_command(model)} --force"))
+            else:  # missing: a plain install is enough
                 problems.append((f"The model '{model}' is {status}.", install_command(model)))
         elif not Path(model).expanduser().is_file():
             problems.append((f"The model file {model} does not exist.", None))

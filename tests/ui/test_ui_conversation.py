@@ -16,6 +16,7 @@ from rag.conversation import (
     rewrite_question,
 )
 from rag.feedback import append_feedback, feedback_record, read_feedback
+from rag.pipeline import clean_question
 
 FIRST = "Which countries are the first recipients of Japan's OSA?"
 FOLLOW_UP = "And how much did each of them get?"
@@ -77,6 +78,26 @@ def test_failing_generator_falls_back(fake_generator):
 
     assert rewrite_question(FOLLOW_UP, HISTORY, Broken()).method == "heuristic"
     assert not acceptable_rewrite("x" * 400, FOLLOW_UP, HISTORY)
+
+
+def test_over_long_question_is_not_sent_to_the_model(fake_generator):
+    gen = fake_generator("How much did each first recipient of OSA get?")
+    huge = FOLLOW_UP + " Explain it in detail." * 200
+    result = rewrite_question(huge, HISTORY, gen)
+    assert result.method == "none" and result.query == clean_question(huge)
+    assert rewrite_question(FOLLOW_UP + " more", HISTORY, gen, max_chars=20).method == "none"
+    assert gen.calls == []  # no model call for either
+    assert rewrite_question(FOLLOW_UP, HISTORY, gen, max_chars=len(FIRST)).method == "model"
+
+
+def test_over_long_earlier_turn_is_not_shown_to_the_model(fake_generator):
+    gen = fake_generator("How much did each first recipient of OSA get?")
+    history = [*HISTORY, Turn("What about it? " + "word " * 600)]
+    result = rewrite_question(FOLLOW_UP, history, gen, max_chars=2000)
+    assert result.method == "model"
+    prompt = gen.calls[0]["messages"][1]["content"]
+    assert FIRST in prompt and "word word" not in prompt
+    assert rewrite_question(FOLLOW_UP, history[1:], gen).method == "none"  # nothing left
 
 
 def test_follow_up_query_retrieves_the_right_passage(fixture_settings, embedder):

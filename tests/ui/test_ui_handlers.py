@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from pathlib import Path
 
 import pytest
 
-from rag.models import ModelError
+from rag.models import MODELS, ModelError, ModelSpec
 from ui.app import ChatUI, build_app, message_text, normalize_history, parse_auth
 
 QUESTION = "Which countries are the first recipients of Japan's OSA?"
@@ -107,6 +109,64 @@ def test_missing_model_shows_install_command(ui_settings, make_engine):
     engine.generator = missing
     *_, last = ask(ChatUI(engine), QUESTION, model="qwen2.5-0.5b")
     assert "<code>rag models install qwen2.5-0.5b</code>" in last[1][-1]["content"]
+
+
+def test_damaged_model_banner_asks_for_force_missing_model_does_not(
+    ui_settings, make_engine, monkeypatch
+):
+    """A present but wrong model file (size or sha256) needs `install NAME --force`."""
+    data = b"GGUF" + bytes(range(256)) * 4
+    spec = ModelSpec("fake-ui", "fake", "fake-ui.gguf", len(data),
+                     hashlib.sha256(data).hexdigest(), ("fake-ui-a==1", "fake-ui-b==1"),
+                     (("fake_ui_a", "x.bin"), ("fake_ui_b", "y.bin")))  # fmt: skip
+    monkeypatch.setitem(MODELS, spec.name, spec)
+    engine = make_engine(ui_settings.replace(model=spec.name))
+    ui = ChatUI(engine)
+    path = engine.settings.model_cache / spec.filename
+
+    def model_problems():
+        return [p for p in engine.problems() if "fake-ui" in p[0]]
+
+    assert model_problems() == [
+        ("The model 'fake-ui' is not installed.", "rag models install fake-ui")
+    ]
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data[:-10])  # truncated
+    ((message, command),) = model_problems()
+    assert command == "rag models install fake-ui --force"
+    assert "damaged" in message and "truncated or wrong file" in message and "`" not in message
+    banner = ui.status()[0]
+    assert banner["visible"] is True
+    assert "<code>rag models install fake-ui --force</code>" in banner["value"]
+
+    path.write_bytes(data[:-1] + b"!")  # right size, wrong bytes
+    os.utime(path, ns=(1_000_000_000, 1_000_000_000))
+    ((message, command),) = model_problems()
+    assert command == "rag models install fake-ui --force" and "sha256" in message
+
+    path.write_bytes(data)  # repaired
+    assert model_problems() == []
+
+
+def test_over_long_question_is_refused_before_any_model_call(ui_settings, make_engine):
+    engine = make_engine(ui_settings.replace(max_question_chars=200), REPLY)
+    ui = ChatUI(engine)
+    *_, first = ask(ui, QUESTION)
+    calls = len(engine.fake.calls)
+    long_follow_up = "And how much did each of them get? " + "Please explain it. " * 20
+    updates = ask(ui, long_follow_up, first[1], first[2])
+    assert len(updates) == 1  # no "searching" step: nothing was started
+    textbox, chat, session, sources, _banner = updates[0]
+    assert textbox == long_follow_up.strip()  # kept, to be shortened
+    assert len(engine.fake.calls) == calls  # no rewrite, no answer
+    assert len(session["turns"]) == 1  # the over-long question is not a turn
+    message = chat[-1]["content"]
+    assert 'class="rag-error"' in message and "Traceback" not in message
+    assert f"{len(long_follow_up.strip())} characters long and the limit is 200" in message
+    assert chat[-2] == {"role": "user", "content": long_follow_up.strip()}
+    *_, last = ask(ui, "And how much did each of them get?", chat, session)
+    assert last[2]["turns"][-1]["method"] in ("model", "heuristic")  # history still usable
 
 
 def test_unexpected_error_is_a_short_message(ui_settings, make_engine):
