@@ -12,8 +12,10 @@ What it shares with our pipeline, so that the comparison is fair:
   0 means "use the model's value") and ``n_batch=8`` makes prompt processing
   several times slower; both are set explicitly here.
 
-What it does not have: citation markers or verification, and refusal logic (the
-prompt lets the model say it does not know; such replies are counted as refusals).
+What it does not have: citation markers or verification, refusal logic (the
+prompt lets the model say it does not know; such replies are counted as refusals),
+and conversation memory: a follow-up question is retrieved and answered as asked,
+without its earlier turns (a plain RAG chain has no question rewriting).
 Its "citations" for the citation metrics are all retrieved passages: every answer
 sentence is taken to cite the k passages the chain stuffed into the prompt.
 
@@ -208,7 +210,8 @@ class LangChainBaseline:
     def format_docs(docs) -> str:
         return "\n\n".join(d.page_content for d in docs)
 
-    def answer(self, question: str) -> SystemAnswer:
+    def answer(self, question: str, history=()) -> SystemAnswer:
+        """Answer ``question`` as asked; ``history`` is ignored (the chain has no memory)."""
         from rag.chunking import sentence_spans
 
         self.warm_up()

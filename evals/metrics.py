@@ -108,6 +108,41 @@ def answer_scores(
     }
 
 
+# -- follow-up rewriting ------------------------------------------------------------------
+
+_WORD = re.compile(r"[a-z0-9]+(?:['.\-][a-z0-9]+)*")
+_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'"})
+_AUX = {"did", "does", "do", "get", "got"}  # asked with, not asked about
+
+
+def content_words(text: str) -> set[str]:
+    """Lowercased words minus stop words; possessive 's and plural -s/-ies are undone."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    words = set()
+    for word in _WORD.findall((text or "").lower().translate(_QUOTES)):
+        word = word.removesuffix("'s").strip(".")
+        if not word or word in ENGLISH_STOP_WORDS or word in _AUX:
+            continue
+        if len(word) > 4 and word.endswith("ies"):
+            word = word[:-3] + "y"
+        elif len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+            word = word[:-1]
+        words.add(word)
+    return words
+
+
+def query_keyword_recall(query: str, standalone: str | None) -> float | None:
+    """Share of the standalone question's content words found in the search query.
+
+    ``None`` without a reference standalone question (or one with no content words).
+    """
+    wanted = content_words(standalone or "")
+    if not wanted:
+        return None
+    return len(wanted & content_words(query)) / len(wanted)
+
+
 # -- retrieval metrics (ir-measures) ----------------------------------------------------
 
 
@@ -299,6 +334,7 @@ QUALITY_METRICS = (
     ("citation_precision_lex", "Citation precision (lexical)", True),
     ("negative_rejection", "Refused when unanswerable", True),
     ("false_refusal", "Refused when answerable", False),
+    ("query_keyword_recall", "Query keyword recall (follow-ups)", True),
 )
 
 
@@ -309,7 +345,8 @@ def summarize(records: Sequence[dict], k: int) -> dict:
         if key not in ("negative_rejection", "false_refusal"):
             out[key] = mean(r["metrics"].get(key) for r in records)
     out.update(refusal_scores(records))
-    for key in ("em", "recall@k", "keywords_all", "citation_recall_llm", "citation_recall_lex"):
+    for key in ("em", "recall@k", "keywords_all", "citation_recall_llm", "citation_recall_lex",
+                "query_keyword_recall"):  # fmt: skip
         out[f"n_{key}"] = sum(1 for r in records if r["metrics"].get(key) is not None)
     out["n_answerable"] = sum(1 for r in records if r["answerable"])
     out["n_unanswerable"] = sum(1 for r in records if not r["answerable"])

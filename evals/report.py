@@ -28,6 +28,13 @@ COST_LABELS = {
     "tokens_per_s": "Decode speed (tokens/s)",
 }
 MD_FAILURE_ROWS = 100
+REWRITE_NOTE = (
+    "Each follow-up is asked after its earlier turns. Ours rewrites it into a standalone "
+    "search query with rag.conversation.rewrite_question (the chat UI's code: model rewrite, "
+    "else the heuristic 'question (follow-up to: earlier question)'); the baseline, a plain "
+    "chain without memory, searches with the follow-up as asked. Recall = share of the "
+    "reference standalone question's content words found in the search query."
+)
 
 
 class Table:
@@ -111,6 +118,8 @@ def _applies_to(summary: dict, key: str) -> str:
         return str(summary.get("n_unanswerable", ""))
     if key == "false_refusal":
         return str(summary.get("n_answerable", ""))
+    if key == "query_keyword_recall":
+        return str(summary.get("n_query_keyword_recall", ""))
     return ""
 
 
@@ -169,6 +178,30 @@ def by_type_table(records: dict) -> Table | None:
         lab = SYSTEM_LABELS.get(s, s)
         headers += [f"{lab} refused", f"{lab} contained", f"{lab} F1"]
     return Table(headers, rows)
+
+
+def rewrite_table(records: dict) -> Table | None:
+    """Follow-up questions: the search query each system used, scored against the
+    standalone question (``query_keyword_recall``); None when the set has no follow-ups."""
+    systems = list(records)
+    first = [r for r in records[systems[0]] if r.get("history")]
+    if not first:
+        return None
+    by_id = {s: {r["id"]: r for r in records[s]} for s in systems}
+    rows = []
+    for r in first:
+        row = [r["id"], _snippet(r["history"][-1]["question"], 60), _snippet(r["question"], 60),
+               _snippet(r.get("standalone") or "", 70)]  # fmt: skip
+        for s in systems:
+            rec = by_id[s].get(r["id"], {})
+            method = rec.get("rewrite_method", "none")
+            query = "(as asked)" if method == "none" else _snippet(rec.get("search_query"), 90)
+            recall = fmt((rec.get("metrics") or {}).get("query_keyword_recall"), 2)
+            row.append(f"{recall} · {method}: {query}")
+        rows.append(row)
+    headers = ["id", "last earlier question", "follow-up", "standalone (reference)"]
+    headers += [f"{SYSTEM_LABELS.get(s, s)}: recall · search query" for s in systems]
+    return Table(headers, rows, align="l" * len(headers))
 
 
 def failures(record: dict) -> list[str]:
@@ -398,6 +431,9 @@ def render_markdown(meta: dict, summaries: dict, records: dict, plots: list) -> 
     typed = by_type_table(records)
     if typed is not None:
         lines += ["## By question type", "", typed.markdown(), ""]
+    rewrites = rewrite_table(records)
+    if rewrites is not None:
+        lines += ["## Follow-ups: search queries", "", REWRITE_NOTE, "", rewrites.markdown(), ""]
     table, total = failure_table(records, MD_FAILURE_ROWS)
     lines += [f"## Failures ({total} questions where a system is not fully right)", ""]
     if total > MD_FAILURE_ROWS:
@@ -440,6 +476,10 @@ def render_html(meta: dict, summaries: dict, records: dict, plots: list) -> str:
     typed = by_type_table(records)
     if typed is not None:
         parts += ["<h2>By question type</h2>", typed.html()]
+    rewrites = rewrite_table(records)
+    if rewrites is not None:
+        parts += ["<h2>Follow-ups: search queries</h2>", f"<p>{esc(REWRITE_NOTE)}</p>"]
+        parts.append(rewrites.html())
     table, total = failure_table(records)
     parts += [
         f"<h2>Failures ({total} questions where a system is not fully right)</h2>",

@@ -22,6 +22,7 @@ from evals.judge import JUDGE_SYSTEM, JUDGE_USER, LexicalJudge, LLMJudge, agreem
 from evals.metrics import (
     answer_scores,
     citation_scores,
+    query_keyword_recall,
     retrieval_scores,
     run_labels,
     summarize,
@@ -35,9 +36,15 @@ LOAD_SAMPLES: list[float] = []  # 1-minute load average after each answered ques
 
 
 def answer_one(system: System, q) -> dict:
-    """Ask ``system`` one question; return its record (citation metrics are added later)."""
-    ans = system.answer(q.question)
-    ranked = system.ranked(q.question, RANKED_K)
+    """Ask ``system`` one question; return its record (citation metrics are added later).
+
+    A follow-up (``q.history``) is passed with its earlier turns: ours rewrites it into
+    a standalone search query, the baseline uses it as asked. The retrieval metrics
+    rank with the query the system actually searched with.
+    """
+    ans = system.answer(q.question, q.history) if q.history else system.answer(q.question)
+    query = ans.search_query or q.question
+    ranked = system.ranked(query, RANKED_K)
 
     def gold_of(p) -> list[str]:
         return [g.label for g in q.gold if g.matches(p.text, p.source)]
@@ -76,11 +83,32 @@ def answer_one(system: System, q) -> dict:
         "ranked": [
             {"chunk_id": p.chunk_id, "source": p.source, "gold": gold_of(p)} for p in ranked
         ],
-        "metrics": answer_scores(ans.answer, ans.refused, q.answers, q.keywords),
+        "metrics": answer_scores(ans.answer, ans.refused, q.answers, q.keywords)
+        | follow_up_scores(q, query),
+        **follow_up_fields(q, ans, query),
         "timings": ans.timings,
         "_passages": {i: p.text for i, p in enumerate(ans.retrieved, start=1)},
         "_gold_labels": [g.label for g in q.gold] if q.answerable else [],
     }
+
+
+def follow_up_fields(q, ans, query: str) -> dict:
+    """The conversation and the search query of a follow-up question (else nothing)."""
+    if not q.history:
+        return {}
+    return {
+        "history": q.history,
+        "standalone": q.standalone,
+        "search_query": query,
+        "rewrite_method": ans.rewrite_method,
+    }
+
+
+def follow_up_scores(q, query: str) -> dict:
+    """``query_keyword_recall`` of a follow-up: the standalone question's words in the query."""
+    if not q.history:
+        return {}
+    return {"query_keyword_recall": query_keyword_recall(query, q.standalone)}
 
 
 def answer_all(

@@ -6,7 +6,14 @@ A question set is a JSON-lines file, one question per line::
      "answers": ["..."],                      # optional: gold answers (any one counts)
      "keywords": ["..."],                     # optional: all must appear in the answer
      "gold_passages": ["doc-id", {"source": "file.md", "quote": "exact text"}],  # optional
-     "corpus": "path/to/corpus"}              # optional, relative to the set file
+     "corpus": "path/to/corpus",              # optional, relative to the set file
+     "history": [{"question": "...", "answer": "..."}],  # optional: earlier turns
+     "standalone": "..."}                     # optional: the follow-up asked on its own
+
+With ``history`` the question is a follow-up: our system rewrites it from the
+earlier questions (as the chat UI does) before retrieving; ``standalone`` is the
+question a person would ask without the conversation, the reference for the
+rewrite (``query_keyword_recall``).
 
 A gold passage is either an id (the corpus file name, with or without its
 extension) or a quote: text that must appear in a retrieved chunk (whitespace and
@@ -16,6 +23,8 @@ restricted to one ``source`` file.
 Named sets:
 
 - ``osa``: ``evals/sets/osa.jsonl`` over the bundled ``corpus/``.
+- ``osa-followups``: ``evals/sets/osa_followups.jsonl``, short conversations over the
+  bundled ``corpus/`` whose last question is a follow-up (``history``, ``standalone``).
 - ``squad2-dev``: SQuAD 2.0 dev from ``<data-dir>/evals/squad2_dev/``; every
   paragraph becomes one corpus file; unanswerable questions test refusal.
 - ``clapnq-dev``: ClapNQ dev (answerable + unanswerable) from
@@ -41,7 +50,14 @@ from pathlib import Path
 
 from evals.paths import EVALS_DIR, REPO_ROOT
 
-NAMED_SETS = ("osa", "squad2-dev", "clapnq-dev")
+NAMED_SETS = ("osa", "osa-followups", "squad2-dev", "clapnq-dev")
+BUNDLED_SETS = {  # name -> (file in evals/sets/, description); corpus: the bundled corpus/
+    "osa": ("osa.jsonl", "OSA / ASEAN questions over the bundled corpus/"),
+    "osa-followups": (
+        "osa_followups.jsonl",
+        "OSA / ASEAN follow-up questions (1-2 earlier turns) over the bundled corpus/",
+    ),
+}
 DEFAULT_EXTERNAL_LIMIT = 300
 
 
@@ -97,6 +113,8 @@ class Question:
     keywords: list[str] = field(default_factory=list)
     gold: list[Gold] = field(default_factory=list)
     type: str | None = None
+    history: list[dict] = field(default_factory=list)  # earlier turns: {question, answer}
+    standalone: str | None = None  # the follow-up as a question on its own
 
     def gold_dict(self) -> dict:
         return {
@@ -180,12 +198,13 @@ def load_set(
     corpus: Path | str | None = None,
 ) -> EvalSet:
     """Load a named set or a JSON-lines file, sampled to ``limit`` questions with ``seed``."""
-    if name_or_path == "osa":
-        path = EVALS_DIR / "sets" / "osa.jsonl"
+    if name_or_path in BUNDLED_SETS:
+        filename, description = BUNDLED_SETS[name_or_path]
+        path = EVALS_DIR / "sets" / filename
         if not path.exists():
-            raise EvalSetError(f"the OSA question set is missing: {path}")
-        evalset = load_jsonl_set(path, corpus or REPO_ROOT / "corpus", name="osa")
-        evalset.description = "OSA / ASEAN questions over the bundled corpus/"
+            raise EvalSetError(f"the {name_or_path} question set is missing: {path}")
+        evalset = load_jsonl_set(path, corpus or REPO_ROOT / "corpus", name=name_or_path)
+        evalset.description = description
     elif name_or_path == "squad2-dev":
         evalset = load_squad2(shared_dir(data_dir), limit=None)
     elif name_or_path == "clapnq-dev":
@@ -243,6 +262,20 @@ def parse_gold(items: list, corpus_names: set[str]) -> list[Gold]:
     return golds
 
 
+def parse_history(items, where: str) -> list[dict]:
+    """Earlier turns of a follow-up: ``[{"question": str, "answer": str (optional)}]``."""
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise EvalSetError(f"{where}: 'history' must be a list of turns")
+    turns = []
+    for turn in items:
+        if not isinstance(turn, dict) or not str(turn.get("question") or "").strip():
+            raise EvalSetError(f"{where}: every history turn needs a 'question'")
+        turns.append({"question": str(turn["question"]), "answer": str(turn.get("answer") or "")})
+    return turns
+
+
 def load_jsonl_set(
     path: Path, corpus: Path | str | None = None, name: str | None = None
 ) -> EvalSet:
@@ -287,6 +320,8 @@ def load_jsonl_set(
                 keywords=[str(k) for k in row.get("keywords") or []],
                 gold=parse_gold(row.get("gold_passages") or [], names),
                 type=row.get("type") or ("answerable" if answerable else "unanswerable"),
+                history=parse_history(row.get("history"), f"{path}: question {qid}"),
+                standalone=str(row["standalone"]) if row.get("standalone") else None,
             )
         )
     return EvalSet(name or path.stem, questions, corpus_dir, description=f"questions from {path}")

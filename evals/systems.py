@@ -1,14 +1,17 @@
 """Systems under evaluation behind one small interface.
 
 `OursSystem` wraps `RagPipeline.stream`, the exact code path of `rag ask` and
-`rag chat`. The LangChain baseline lives in `evals.baseline`. Both return a
-`SystemAnswer`, and both time the call the same way (the harness clock around
-the stream), so their costs are comparable.
+`rag chat`; a follow-up question (one with earlier turns) is first rewritten into
+a standalone search query by `rag.conversation.rewrite_question`, exactly as the
+chat UI does (`ui.app.ChatUI.respond`). The LangChain baseline lives in
+`evals.baseline`. Both return a `SystemAnswer`, and both time the call the same
+way (the harness clock around the stream), so their costs are comparable.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -36,6 +39,8 @@ class SystemAnswer:
     raw_answer: str = ""
     refusal_reason: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    search_query: str | None = None  # what was retrieved with, when not the question itself
+    rewrite_method: str = "none"  # follow-ups: "model", "heuristic" or "none"
 
     @property
     def cited(self) -> list[int]:
@@ -50,7 +55,7 @@ class System(Protocol):
 
     def prime(self) -> None: ...
 
-    def answer(self, question: str) -> SystemAnswer: ...
+    def answer(self, question: str, history: Sequence[dict] = ()) -> SystemAnswer: ...
 
     def ranked(self, question: str, k: int) -> list[Passage]: ...
 
@@ -97,11 +102,44 @@ class OursSystem:
         ):
             pass
 
-    def answer(self, question: str) -> SystemAnswer:
+    def earlier_turns(self, history: Sequence[dict]) -> list:
+        """The earlier questions as the chat UI keeps them: each with its own rewrite."""
+        from rag.conversation import Turn, rewrite_question
+
+        limit = self.pipeline.settings.max_question_chars
+        turns: list[Turn] = []
+        for turn in history:
+            question = turn["question"].strip()
+            rewrite = rewrite_question(
+                question, turns, generator=self.pipeline.generator, max_chars=limit
+            )
+            turns.append(Turn(question, rewrite.query if rewrite.rewritten else None))
+        return turns
+
+    def answer(self, question: str, history: Sequence[dict] = ()) -> SystemAnswer:
+        """Answer ``question``; with ``history`` it is a follow-up, rewritten as in the UI.
+
+        The earlier turns' own rewrites happened in earlier turns of the chat and are
+        not timed; the follow-up's rewrite is (``rewrite_ms``, and inside the total).
+        """
+        from rag.conversation import rewrite_question
+
+        turns = self.earlier_turns(history) if history else []
         started = time.perf_counter()
+        search_query, method, rewrite_ms = None, "none", 0.0
+        if turns:
+            rewrite = rewrite_question(
+                question.strip(),
+                turns,
+                generator=self.pipeline.generator,
+                max_chars=self.pipeline.settings.max_question_chars,
+            )
+            search_query = rewrite.query if rewrite.rewritten else None
+            method = rewrite.method
+            rewrite_ms = round((time.perf_counter() - started) * 1000, 1)
         first = last = None
         final = None
-        for event in self.pipeline.stream(question):
+        for event in self.pipeline.stream(question, search_query=search_query):
             if event.kind == "token":
                 last = time.perf_counter()
                 first = first or last
@@ -126,7 +164,10 @@ class OursSystem:
                 ended,
                 usage.get("prompt_tokens", 0),
                 usage.get("completion_tokens", 0),
-            ),
+            )
+            | ({"rewrite_ms": rewrite_ms} if turns else {}),
+            search_query=search_query,
+            rewrite_method=method,
         )
 
     def ranked(self, question: str, k: int) -> list[Passage]:

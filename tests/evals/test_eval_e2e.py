@@ -125,3 +125,52 @@ def test_rag_eval_tiny_end_to_end(
     # A second run reuses the cached index (same corpus content -> same directory).
     index_dirs = list((tmp_path / "cache" / "eval-index").iterdir())
     assert len(index_dirs) == 1
+
+
+def test_rag_eval_followups_tiny(
+    tiny_model_path: Path, model_cache: Path, tmp_path: Path, monkeypatch
+):
+    """`rag eval --set osa-followups --limit 2`: ours rewrites each follow-up, the baseline
+    searches with it as asked; both queries are recorded and scored."""
+    from evals.sets import load_set
+    from rag.cli import app
+
+    repo = Path(__file__).resolve().parents[2]
+    sources = {"japan-osa-malaysia-visit.txt"}  # the gold documents, not all 74 files
+    sources |= {g.source for q in load_set("osa-followups").questions for g in q.gold if g.source}
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in sources:
+        (corpus / name).write_bytes((repo / "corpus" / name).read_bytes())
+    monkeypatch.setenv("RAG_EVAL_CACHE", str(tmp_path / "cache"))
+    config = tmp_path / "eval.yaml"
+    config.write_text(
+        f"model: smollm2-135m\nmax_tokens: 40\nn_threads: 2\nmodel_cache: {model_cache}\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "report"
+    result = CliRunner().invoke(
+        app,
+        ["eval", "--set", "osa-followups", "--limit", "2", "--corpus", str(corpus),
+         "--baseline", "--no-judge", "--config", str(config), "--out", str(out), "--quiet"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output + repr(result.exception)
+
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["meta"]["set"] == "osa-followups" and summary["meta"]["questions"] == 2
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert len(rows) == 4
+    for r in rows:
+        assert r["history"] and r["standalone"] and r["search_query"]
+        assert r["metrics"]["query_keyword_recall"] is not None
+        if r["system"] == "ours":  # every follow-up leans on its history: always rewritten
+            assert r["rewrite_method"] in ("model", "heuristic")
+            assert r["search_query"] != r["question"] and "rewrite_ms" in r["timings"]
+        else:  # the plain chain has no memory: the follow-up as asked
+            assert r["rewrite_method"] == "none" and r["search_query"] == r["question"]
+    for system in ("ours", "baseline"):
+        assert summary["systems"][system]["n_query_keyword_recall"] == 2
+    ours, base = (summary["systems"][s]["query_keyword_recall"] for s in ("ours", "baseline"))
+    assert ours > base
+    md = (out / "report.md").read_text()
+    assert "Follow-ups: search queries" in md and "Query keyword recall" in md
