@@ -59,6 +59,13 @@ def eval_command(
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the question sample")] = 0,
+    split: Annotated[
+        str,
+        typer.Option(
+            help="all, or the fixed half of the (sampled) set: dev (for tuning) or test "
+            "(held out), by a hash of each question id"
+        ),
+    ] = "all",
     config: Annotated[
         Path | None, typer.Option("--config", help="YAML file of settings (top_k: 6, model: ...)")
     ] = None,
@@ -90,24 +97,46 @@ def eval_command(
     k: Annotated[
         int | None, typer.Option("--k", "-k", help="Passages given to the generator")
     ] = None,
+    embedder: Annotated[
+        str | None,
+        typer.Option("--embedder", help="Embedding model (see `rag models`)", show_default=False),
+    ] = None,
+    retrieval: Annotated[
+        str | None,
+        typer.Option("--retrieval", help="Retriever: dense or hybrid (dense + BM25)"),
+    ] = None,
+    retrieval_only: Annotated[
+        bool,
+        typer.Option(
+            "--retrieval-only",
+            help="Only retrieval metrics and latency; no generator is loaded",
+        ),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars")] = False,
 ) -> None:
     """Evaluate retrieval, answers, citations, refusals and cost on a question set."""
-    from evals.runner import run_eval
+    from evals.runner import run_eval, run_retrieval_eval
     from evals.sets import EvalSetError, load_set
     from rag.config import Settings
-    from rag.embeddings import EmbedderError
+    from rag.embeddings import EMBEDDERS, EmbedderError
     from rag.models import ModelError
     from rag.store import IndexStoreError
 
+    if retrieval_only and baseline:
+        _fail("--retrieval-only evaluates our retriever alone; drop --baseline", 2)
     overrides = _load_config(config)
-    overrides.update({key: v for key, v in {"model": model, "top_k": k}.items() if v is not None})
+    shortcuts = {"model": model, "top_k": k, "embedder": embedder, "retrieval": retrieval}
+    overrides.update({key: v for key, v in shortcuts.items() if v is not None})
     try:
         settings = Settings.from_env(**overrides)
     except (TypeError, ValueError) as exc:
         _fail(str(exc), 2)
+    if settings.embedder not in EMBEDDERS:
+        _fail(f"unknown embedder '{settings.embedder}'; known: {', '.join(EMBEDDERS)}", 2)
     try:
-        evalset = load_set(set_name, limit=limit, seed=seed, data_dir=data_dir, corpus=corpus)
+        evalset = load_set(
+            set_name, limit=limit, seed=seed, data_dir=data_dir, corpus=corpus, split=split
+        )
     except EvalSetError as exc:
         _fail(str(exc))
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -117,17 +146,26 @@ def eval_command(
     else:  # called as a library / from tests: rebuild the command from the options
         given = {
             "--set": set_name, "--limit": limit, "--seed": seed if seed else None,
+            "--split": None if split == "all" else split,
             "--config": config, "--out": out, "--data-dir": data_dir, "--corpus": corpus,
-            "--model": model, "--k": k,
+            "--model": model, "--k": k, "--embedder": embedder, "--retrieval": retrieval,
         }  # fmt: skip
         command = "rag eval " + " ".join(
             f"{flag} {shlex.quote(str(v))}" for flag, v in given.items() if v is not None
         )
-        command += " --baseline" * baseline + " --no-judge" * (not judge)
+        command += " --retrieval-only" * retrieval_only
+        command += " --baseline" * baseline + " --no-judge" * (not judge and not retrieval_only)
+    what = (
+        f"retrieval only ({settings.retrieval}, embedder {settings.embedder}, "
+        f"top-k {settings.top_k}); no generator"
+        if retrieval_only
+        else f"systems: ours{' + baseline' if baseline else ''}; "
+        f"LLM judge {'on' if judge else 'off'}"
+    )
     console.print(
         f"[bold]{len(evalset.questions)} questions[/] from {escape(evalset.name)} "
         f"({len(evalset.answerable)} answerable, {len(evalset.unanswerable)} unanswerable); "
-        f"systems: ours{' + baseline' if baseline else ''}; LLM judge {'on' if judge else 'off'}"
+        f"{what}"
     )
 
     def log(message: str) -> None:
@@ -135,19 +173,48 @@ def eval_command(
             console.print(f"[dim]{escape(message)}[/]")
 
     try:
-        result = run_eval(
-            evalset,
-            settings,
-            out_dir,
-            baseline=baseline,
-            judge=judge,
-            progress=not quiet,
-            command=command,
-            log=log,
-        )
+        if retrieval_only:
+            result = run_retrieval_eval(
+                evalset, settings, out_dir, progress=not quiet, command=command, log=log
+            )
+        else:
+            result = run_eval(
+                evalset,
+                settings,
+                out_dir,
+                baseline=baseline,
+                judge=judge,
+                progress=not quiet,
+                command=command,
+                log=log,
+            )
     except (IndexStoreError, ModelError, EmbedderError, EvalSetError) as exc:
         _fail(str(exc))
-    _print_summary(result, out_dir)
+    if retrieval_only:
+        _print_retrieval_summary(result, out_dir)
+    else:
+        _print_summary(result, out_dir)
+
+
+def _print_retrieval_summary(result: dict, out_dir: Path) -> None:
+    from rich.table import Table
+
+    from evals.metrics import RETRIEVAL_METRICS
+
+    summary = result["systems"]["ours"]
+    k = result["meta"]["top_k"]
+    table = Table("metric", "value")
+    for key, label, _ in RETRIEVAL_METRICS:
+        value = summary.get(key)
+        table.add_row(
+            label.replace("Recall@k", f"Recall@{k}"), "–" if value is None else f"{value:.3f}"
+        )
+    for name in ("retrieve_ms_p50", "retrieve_ms_p95"):
+        value = summary.get(name)
+        table.add_row(name, "–" if value is None else f"{value:.1f}")
+    Console().print(table)
+    Console().print(f"report: {out_dir}/report.md (and report.html, summary.json, results.jsonl)")
+    Console().print(f"runtime: {json.dumps(result['meta']['runtime_s'])}")
 
 
 def _print_summary(result: dict, out_dir: Path) -> None:

@@ -26,6 +26,7 @@ from evals.metrics import (
     retrieval_scores,
     run_labels,
     summarize,
+    summarize_retrieval,
 )
 from evals.paths import REPO_ROOT
 from evals.sets import EvalSet, cache_dir, ensure_index, normalize_passage_text
@@ -134,7 +135,7 @@ def answer_all(
     return records
 
 
-def add_retrieval_metrics(records: list[dict], k: int) -> None:
+def add_retrieval_metrics(records: list[dict], k: int, cutoffs: tuple[int, ...] = ()) -> None:
     items = {
         r["id"]: (
             r["_gold_labels"],
@@ -142,10 +143,56 @@ def add_retrieval_metrics(records: list[dict], k: int) -> None:
         )
         for r in records
     }
-    scores = retrieval_scores(items, k)
+    scores = retrieval_scores(items, k, cutoffs)
+    names = ("recall@k", "recall@10", "mrr@10", "ndcg@10", *(f"recall@{c}" for c in cutoffs))
     for r in records:
-        for name in ("recall@k", "recall@10", "mrr@10", "ndcg@10"):
+        for name in dict.fromkeys(names):
             r["metrics"][name] = scores.get(r["id"], {}).get(name)
+
+
+def retrieve_one(pipe, q, k: int) -> dict:
+    """Retrieve for one question exactly as `RagPipeline.stream` does, without generating.
+
+    The top-k retrieval is timed (``retrieve_ms``, the pipeline's own timer); the
+    top-10 ranking for the metrics is a second, untimed call, as in a full run.
+    """
+    from rag.pipeline import clean_question
+
+    query = clean_question(q.question)
+    t0 = time.perf_counter()
+    hits = pipe.retrieve(query, k)
+    retrieve_ms = round((time.perf_counter() - t0) * 1000, 2)
+    ranked = hits[:RANKED_K] if k >= RANKED_K else pipe.retrieve(query, RANKED_K)
+
+    def gold_of(chunk) -> list[str]:
+        return [g.label for g in q.gold if g.matches(chunk.text, chunk.source)]
+
+    return {
+        "system": "ours",
+        "id": q.id,
+        "type": q.type,
+        "question": q.question,
+        "answerable": q.answerable,
+        "gold": q.gold_dict(),
+        "top_score": round(float(hits[0].score), 4) if hits else None,
+        "retrieved": [
+            {
+                "n": h.rank,
+                "chunk_id": h.chunk.chunk_id,
+                "source": h.chunk.source,
+                "score": round(float(h.score), 4),
+                "gold": gold_of(h.chunk),
+            }
+            for h in hits
+        ],
+        "ranked": [
+            {"chunk_id": h.chunk.chunk_id, "source": h.chunk.source, "gold": gold_of(h.chunk)}
+            for h in ranked
+        ],
+        "metrics": {},
+        "timings": {"retrieve_ms": retrieve_ms},
+        "_gold_labels": [g.label for g in q.gold] if q.answerable else [],
+    }
 
 
 def add_citation_metrics(
@@ -314,6 +361,7 @@ def run_eval(
         "set_size": evalset.total,
         "limit": evalset.limit,
         "seed": evalset.seed,
+        "split": evalset.split,
         "corpus_dir": _rel(evalset.corpus_dir),
         "index_dir": _rel(eval_settings.index_dir),
         "index_chunks": ingest_report.total_chunks,
@@ -344,6 +392,103 @@ def run_eval(
     from evals.report import write_report
 
     write_report(out_dir, meta, summaries, records)
+    return {"meta": meta, "systems": summaries}
+
+
+RETRIEVAL_CUTOFFS = (5, 10)  # recall@N reported besides recall@k in retrieval-only runs
+
+
+def run_retrieval_eval(
+    evalset: EvalSet,
+    settings,
+    out_dir: Path,
+    progress: bool = True,
+    command: str = "",
+    log=print,
+) -> dict:
+    """Retrieval-only run: index, retrieve for every question, score the rankings, report.
+
+    No generator is loaded (the pipeline loads it lazily and only retrieval is
+    called), so this takes seconds to minutes rather than hours. The report
+    directory has the usual layout with the retrieval metrics and retrieval latency.
+    """
+    from rag.embeddings import Embedder
+    from rag.pipeline import RagPipeline
+
+    started = time.perf_counter()
+    phases: dict[str, float] = {}
+    now = dt.datetime.now().astimezone()
+    commit = git_commit()
+
+    embedder = Embedder(settings.embedder, settings.embed_batch_size)  # one model load
+    t0 = time.perf_counter()
+    log(f"indexing {evalset.corpus_dir} (cached by content hash and settings) ...")
+    eval_settings, ingest_report = ensure_index(
+        evalset, settings, progress=progress, embedder=embedder
+    )
+    phases["index_s"] = round(time.perf_counter() - t0, 1)
+    log(f"index: {eval_settings.index_dir} ({ingest_report.total_chunks} chunks)")
+
+    pipe = RagPipeline(eval_settings, embedder=embedder)
+    t0 = time.perf_counter()
+    pipe.embedder.warm_up()
+    _ = pipe.retriever  # opens the index (and BM25 for hybrid)
+    pipe.retrieve("warm-up query", eval_settings.top_k)  # first-call costs are not timed
+    phases["load_s"] = round(time.perf_counter() - t0, 1)
+
+    k = eval_settings.top_k
+    t0 = time.perf_counter()
+    LOAD_SAMPLES.clear()
+    records = []
+    for q in tqdm(evalset.questions, desc="retrieving", unit="q", disable=not progress):
+        records.append(retrieve_one(pipe, q, k))
+        LOAD_SAMPLES.append(os.getloadavg()[0])
+    phases["retrieve_s"] = round(time.perf_counter() - t0, 1)
+    load = {
+        "mean": round(sum(LOAD_SAMPLES) / len(LOAD_SAMPLES), 2) if LOAD_SAMPLES else None,
+        "max": round(max(LOAD_SAMPLES), 2) if LOAD_SAMPLES else None,
+    }
+    add_retrieval_metrics(records, k, RETRIEVAL_CUTOFFS)
+    missing = unreachable_golds(evalset, pipe.store)
+    summaries = {"ours": summarize_retrieval(records, k, eval_settings.refusal_threshold)}
+    phases["total_s"] = round(time.perf_counter() - started, 1)
+    meta = {
+        "mode": "retrieval-only",
+        "set": evalset.name,
+        "description": evalset.description,
+        "questions": len(evalset.questions),
+        "answerable": len(evalset.answerable),
+        "unanswerable": len(evalset.unanswerable),
+        "set_size": evalset.total,
+        "limit": evalset.limit,
+        "seed": evalset.seed,
+        "split": evalset.split,
+        "corpus_dir": _rel(evalset.corpus_dir),
+        "index_dir": _rel(eval_settings.index_dir),
+        "index_chunks": ingest_report.total_chunks,
+        "index_type": pipe.store.manifest.index_type,
+        "model": None,
+        "embedder": eval_settings.embedder,
+        "retrieval": eval_settings.retrieval,
+        "top_k": k,
+        "settings": {
+            key: value
+            for key, value in eval_settings.to_dict().items()
+            if key not in ("model_cache", "corpus_dir", "index_dir")
+        },
+        "command": command,
+        "date": now.isoformat(timespec="seconds"),
+        "git_commit": commit,
+        "machine": {**machine_info(), "load_while_answering": load},
+        "runtime_s": phases,
+        "systems": ["ours"],
+        "baseline": None,
+        "judge": None,
+        "unreachable_gold_passages": missing,
+    }
+    from evals.report import write_report
+
+    write_report(out_dir, meta, summaries, {"ours": records})
     return {"meta": meta, "systems": summaries}
 
 

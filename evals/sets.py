@@ -135,6 +135,7 @@ class EvalSet:
     total: int = 0  # questions in the full set, before sampling
     limit: int | None = None
     seed: int = 0
+    split: str = "all"  # "dev" or "test": a fixed half (see in_split)
 
     @property
     def answerable(self) -> list[Question]:
@@ -190,14 +191,34 @@ def sample(items: list, limit: int | None, seed: int) -> list:
 # -- loading --------------------------------------------------------------------------
 
 
+SPLITS = {
+    "all": "every question",
+    "dev": "questions whose id hashes to an even first SHA-1 byte (tuning)",
+    "test": "questions whose id hashes to an odd first SHA-1 byte (held out)",
+}
+
+
+def in_split(question_id: str, split: str) -> bool:
+    """Fixed dev/test halves of any set, by a hash of the question id: settings are
+    tuned on "dev" and reported on "test", which tuning never saw."""
+    if split == "all":
+        return True
+    even = hashlib.sha1(question_id.encode("utf-8")).digest()[0] % 2 == 0
+    return even if split == "dev" else not even
+
+
 def load_set(
     name_or_path: str,
     limit: int | None = None,
     seed: int = 0,
     data_dir: Path | str | None = None,
     corpus: Path | str | None = None,
+    split: str = "all",
 ) -> EvalSet:
-    """Load a named set or a JSON-lines file, sampled to ``limit`` questions with ``seed``."""
+    """Load a named set or a JSON-lines file, sampled to ``limit`` questions with ``seed``,
+    then restricted to ``split`` ("all", "dev" or "test", see `in_split`)."""
+    if split not in SPLITS:
+        raise EvalSetError(f"--split must be one of {', '.join(SPLITS)}, got {split!r}")
     if name_or_path in BUNDLED_SETS:
         filename, description = BUNDLED_SETS[name_or_path]
         path = EVALS_DIR / "sets" / filename
@@ -223,6 +244,10 @@ def load_set(
     evalset.questions = sample(evalset.questions, limit, seed)
     evalset.limit = limit
     evalset.seed = seed
+    if split != "all":
+        evalset.questions = [q for q in evalset.questions if in_split(q.id, split)]
+        evalset.description += f" [{split} split: {SPLITS[split]}]"
+    evalset.split = split
     if not evalset.questions:
         raise EvalSetError(f"question set '{name_or_path}' has no questions to run")
     return evalset

@@ -49,6 +49,112 @@ def parse_markers(sentence: str) -> tuple[str, list[int]]:
     return clean, list(dict.fromkeys(numbers))
 
 
+_NUMBER = re.compile(
+    r"(?<![\w.])(\d+(?:[.,]\d+)*)(?:\s*(thousand|million|billion|trillion|percent|%))?",
+    re.IGNORECASE,
+)
+_SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
+_NUMBER_WORDS = {
+    "half": 0.5, "quarter": 0.25, "third": 1 / 3, "fourth": 0.25, "fifth": 0.2,
+    "twice": 2, "double": 2, "triple": 3, "fourfold": 4, "tenfold": 10,
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "hundred": 100,
+}  # fmt: skip
+
+
+def _is_year(value: float) -> bool:
+    return value.is_integer() and 1800 <= value <= 2200
+
+
+def number_values(text: str) -> dict[str, set[float]]:
+    """Numbers in ``text``: token (as `content_words` spells it) -> its possible values
+    ("2 billion" -> {2, 2e9}; "25%" -> {25, 0.25})."""
+    values: dict[str, set[float]] = {}
+    for match in _NUMBER.finditer(text):
+        token, unit = match.group(1), (match.group(2) or "").lower()
+        try:
+            base = float(token.replace(",", ""))
+        except ValueError:
+            continue
+        found = values.setdefault(token.lower(), set())
+        found.add(base)
+        if unit in _SCALES:
+            found.add(base * _SCALES[unit])
+        elif unit in ("percent", "%"):
+            found.add(base / 100)
+    return values
+
+
+def _passage_numbers(text: str) -> set[float]:
+    numbers = {v for vals in number_values(text).values() for v in vals}
+    words = set(re.findall(r"[a-z]+", text.lower()))
+    numbers.update(float(v) for w, v in _NUMBER_WORDS.items() if w in words)
+    return numbers
+
+
+def _close(a: float, b: float) -> bool:
+    return abs(a - b) <= 1e-6 * max(1.0, abs(a), abs(b))
+
+
+def derivable(value: float, passage_numbers: set[float]) -> bool:
+    """True when ``value`` is in the passage or one arithmetic step from two of its
+    numbers ("a quarter of 2 billion" -> 500 million). Years are never derived."""
+    if any(_close(value, p) for p in passage_numbers):
+        return True
+    if _is_year(value):
+        return False
+    pool = [p for p in passage_numbers if not _is_year(p)]
+    for a in pool:
+        for b in pool:
+            candidates = (a * b, a + b, a - b, a / b if b else None, a * b * 100)
+            if any(c is not None and _close(value, c) for c in candidates):
+                return True
+    return False
+
+
+def unsupported_numbers(sentence: str, passage: str, passage_words: set[str]) -> set[str]:
+    """Number tokens of ``sentence`` that ``passage`` neither states nor yields by one
+    arithmetic step (a percentage from a fraction, a share of a total, a sum)."""
+    missing = {w for w in content_words(sentence) if any(ch.isdigit() for ch in w)} - passage_words
+    if not missing:
+        return set()
+    values = number_values(sentence)
+    pool = _passage_numbers(passage)
+    return {
+        token for token in missing if not any(derivable(v, pool) for v in values.get(token, set()))
+    }
+
+
+# Words an answer uses to talk about its sources rather than the subject.
+_META_WORDS = {
+    "seed", "article", "passage", "passages", "document", "documents", "text", "source",
+    "states", "stated", "state", "says", "said", "according", "mentions", "mentioned",
+    "provided", "information", "answer", "question", "fact", "sheet", "statement",
+}  # fmt: skip
+_STEMMER = None
+
+
+def _stem(word: str) -> str:
+    global _STEMMER
+    if _STEMMER is None:
+        import Stemmer  # PyStemmer, also used by the BM25 index
+
+        _STEMMER = Stemmer.Stemmer("english")
+    return _STEMMER.stemWord(word)
+
+
+def new_information(answer: str, question: str) -> set[str]:
+    """Content words (stemmed) of ``answer`` that the question did not already say.
+
+    An empty set means the answer only restates the question ("Japan provided
+    equipment to Fiji under the OSA." for "What equipment did Japan provide to
+    Fiji under the OSA?"): a small model's way of not knowing.
+    """
+    asked = {_stem(w) for w in content_words(question)}
+    said = {_stem(w) for w in content_words(parse_markers(answer)[0]) if w not in _META_WORDS}
+    return said - asked
+
+
 def lexical_support(sentence_words: list[str], passage_words: set[str]) -> float:
     if not sentence_words:
         return 0.0
@@ -95,14 +201,13 @@ class CitationVerifier:
                 sentences.append(AnswerSentence(clean, [], 1.0, True))
                 out.append(clean)
                 continue
-            numbers = {w for w in words if any(ch.isdigit() for ch in w)}
             scores: dict[int, float] = {}
             evidence: dict[int, tuple[int, int]] = {}
             for p in passages:
                 sem, best = semantic[idx][p.n]
                 lex = lexical_support(words, p.words)
                 score = SEMANTIC_WEIGHT * sem + (1 - SEMANTIC_WEIGHT) * lex
-                if numbers - p.words:
+                if unsupported_numbers(clean, p.text, p.words):
                     score = min(score, self.threshold - 0.01)  # a number the passage lacks
                 scores[p.n] = score
                 evidence[p.n] = best
@@ -123,7 +228,7 @@ class CitationVerifier:
                     evidence={n: evidence[n] for n in cited},
                 )
             )
-            out.append(_with_markers(clean, cited))
+            out.append(with_markers(clean, cited))
         out.append(_MARKER.sub("", answer[cursor:]))
         return "".join(out).strip(), sentences
 
@@ -133,7 +238,7 @@ class CitationVerifier:
         """For each answer sentence and passage: best cosine and the matching span."""
         passage_sents = [(p.n, s) for p in passages for s in p.spans]
         texts = sentences + [passages[n - 1].text[s:e] for n, (s, e) in passage_sents]
-        vectors = self.embedder.encode(texts) if texts else np.zeros((0, 1))
+        vectors = self.embedder.encode_cached(texts) if texts else np.zeros((0, 1))
         answer_vecs, passage_vecs = vectors[: len(sentences)], vectors[len(sentences) :]
         sims = answer_vecs @ passage_vecs.T if len(passage_sents) else None
         result = []
@@ -167,7 +272,7 @@ def _merge_marker_only(answer: str, spans: list) -> tuple[list, list[tuple[str, 
     return kept_spans, pieces
 
 
-def _with_markers(text: str, numbers: list[int]) -> str:
+def with_markers(text: str, numbers: list[int]) -> str:
     if not numbers:
         return text
     marks = "".join(f"[{n}]" for n in numbers)

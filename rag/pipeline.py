@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.chunking import sentence_spans
-from rag.citations import CitationVerifier
+from rag.citations import CitationVerifier, new_information, with_markers
 from rag.config import Settings
+from rag.context import select_context
 from rag.embeddings import Embedder
 from rag.generation import Generator, LlamaCppGenerator
 from rag.models import MODELS, ensure_model
-from rag.prompting import REFUSAL_TEXT, SYSTEM_PROMPT, build_messages
+from rag.prompting import RECHECK_PROMPT, REFUSAL_TEXT, SYSTEM_PROMPT, build_messages
 from rag.retrieval import DenseRetriever, make_retriever
 from rag.store import IndexStore
 from rag.types import Answer, Citation, Hit
@@ -147,11 +148,26 @@ def _context_overflow(exc: BaseException) -> bool:
     return isinstance(exc, ValueError) and "context window" in str(exc)
 
 
+class ContextOverflow(Exception):
+    """The prompt does not fit the model's context window."""
+
+
+@dataclass
+class _Draft:
+    text: str
+    shown: bool  # some of it was streamed
+    leaked: bool  # stopped: it repeated the system prompt
+
+
 @dataclass
 class StreamEvent:
-    """A piece of a streamed answer: ``token`` text, then a final ``answer``."""
+    """A piece of a streamed answer: ``token`` text, then a final ``answer``.
 
-    kind: str  # "token" | "answer"
+    A ``restart`` event (its ``text`` says why) means the tokens streamed so far
+    are withdrawn: the model is asked again and its new reply follows.
+    """
+
+    kind: str  # "token" | "restart" | "answer"
     text: str = ""
     answer: Answer | None = None
 
@@ -258,77 +274,93 @@ class RagPipeline:
         if len(query) > settings.max_question_chars:  # a runaway rewrite: use the question
             query, search_query = question, None
         t0 = time.perf_counter()
-        hits = self.retrieve(query)
-        timings["retrieve_ms"] = round((time.perf_counter() - t0) * 1000, 1)
-        retrieved = [_citation(i, h) for i, h in enumerate(hits, start=1)]
-        best = hits[0].score if hits else 0.0
-        if not hits or best < settings.refusal_threshold:
+        pool = max(settings.context_pool, settings.top_k) if settings.context_chars else 0
+        candidates = self.retrieve(query, pool or settings.top_k)
+        best = candidates[0].score if candidates else 0.0
+        if not candidates or best < settings.refusal_threshold:
+            timings["retrieve_ms"] = round((time.perf_counter() - t0) * 1000, 1)
             reason = (
                 f"no passage is relevant enough (best score {best:.2f} < threshold "
                 f"{settings.refusal_threshold:.2f})"
             )
-            answer = self._refusal(question, reason, timings, retrieved)
+            searched = [_citation(i, h) for i, h in enumerate(candidates[: settings.top_k], 1)]
+            answer = self._refusal(question, reason, timings, searched)
             answer.standalone_question = search_query
             yield finish(answer)
             return
+        context = select_context(
+            query, candidates, self.embedder, settings.context_chars, settings.top_k
+        )
+        timings["retrieve_ms"] = round((time.perf_counter() - t0) * 1000, 1)
+        hits = [c.hit for c in context]  # full passages, numbered as in the prompt
+        retrieved = [_citation(i, h) for i, h in enumerate(hits, start=1)]
 
-        generator = self.generator
-        messages = build_messages(defuse_control_tokens(query), prompt_safe_hits(hits))
-        parts: list[str] = []
-        leaked = False
-        stream = generator.stream_chat(messages, settings.max_tokens, settings.temperature)
+        def refuse(reason: str, raw: str = "", usage: dict | None = None) -> StreamEvent:
+            answer = self._refusal(question, reason, timings, retrieved, raw=raw, usage=usage)
+            answer.standalone_question = search_query
+            return finish(answer)
+
+        messages = build_messages(
+            defuse_control_tokens(query), prompt_safe_hits([c.as_hit() for c in context])
+        )
+        usage = {"prompt_tokens": 0, "completion_tokens": 0}
         try:
-            for token in stream:
-                if not parts:
-                    timings["first_token_ms"] = round((time.perf_counter() - started) * 1000, 1)
-                parts.append(token)
-                if leaks_system_prompt("".join(parts)):
-                    leaked = True  # stop at once: the rest is not streamed either
-                    break
-                yield StreamEvent("token", text=token)
-        except ValueError as exc:
-            if parts or not _context_overflow(exc):
-                raise
-            reason = (
+            draft = yield from self._draft(messages, usage, timings, started)
+        except ContextOverflow as exc:
+            yield refuse(
                 "the question and passages do not fit the model's context window "
                 f"({exc}) - please shorten the question or retrieve fewer passages"
             )
-            answer = self._refusal(question, reason, timings, retrieved)
-            answer.standalone_question = search_query
-            yield finish(answer)
             return
-        finally:
-            close = getattr(stream, "close", None)
-            if close is not None:
-                close()  # releases the generator's lock when we stopped early
-        raw = "".join(parts).strip()
-        stats = generator.last_stats
-        usage = {"prompt_tokens": stats.prompt_tokens, "completion_tokens": stats.completion_tokens}
+        rechecked = False
+        if (
+            draft.text
+            and not draft.leaked
+            and looks_like_refusal(draft.text)
+            and best >= settings.recheck_threshold
+        ):
+            if draft.shown:
+                yield StreamEvent("restart", text="Checking the passages again…")
+            again = messages + [
+                {"role": "assistant", "content": draft.text},
+                {"role": "user", "content": RECHECK_PROMPT},
+            ]
+            try:
+                second = yield from self._draft(again, usage, timings, started)
+            except ContextOverflow:
+                second = _Draft("", False, False)
+            if second.leaked or (second.text and not looks_like_refusal(second.text)):
+                draft, rechecked = second, True
 
-        if leaked:  # (the generator was stopped early: its stats are not this call's)
-            reason = "the model repeated its instructions instead of answering"
-            usage = {"prompt_tokens": 0, "completion_tokens": len(parts)}
-            answer = self._refusal(question, reason, timings, retrieved, usage=usage)
-            answer.standalone_question = search_query
-            yield finish(answer)
+        raw = draft.text
+        if draft.leaked:
+            yield refuse("the model repeated its instructions instead of answering", usage=usage)
             return
         if not raw or looks_like_refusal(raw):
             reason = (
                 "the model found no answer in the passages" if raw else "the model gave no answer"
             )
-            answer = self._refusal(question, reason, timings, retrieved, raw=raw, usage=usage)
-            answer.standalone_question = search_query
-            yield finish(answer)
+            yield refuse(reason, raw, usage)
             return
 
         text, sentences = self.verifier.verify(raw, evidence_hits(hits))
-        if not any(s.supported and s.citations for s in sentences):
-            reason = "the drafted answer is not supported by the retrieved passages"
-            answer = self._refusal(question, reason, timings, retrieved, raw=raw, usage=usage)
-            answer.sentences = sentences
-            answer.standalone_question = search_query
-            yield finish(answer)
+        supported = [s for s in sentences if s.supported and s.citations]
+        after = " (after re-reading the passages)" if rechecked else ""
+        if not supported:
+            event = refuse(
+                f"the drafted answer{after} is not supported by the retrieved passages", raw, usage
+            )
+            event.answer.sentences = sentences
+            yield event
             return
+        if not new_information(" ".join(s.text for s in supported), query):
+            event = refuse(f"the drafted answer{after} only restates the question", raw, usage)
+            event.answer.sentences = sentences
+            yield event
+            return
+        if settings.drop_unsupported and len(supported) < len(sentences):
+            sentences = [s for s in sentences if s.supported]
+            text = " ".join(with_markers(s.text, s.citations) for s in sentences)
         cited = sorted({n for s in sentences for n in s.citations})
         answer = Answer(
             question=question,
@@ -344,6 +376,52 @@ class RagPipeline:
             usage=usage,
         )
         yield finish(answer)
+
+    def _draft(
+        self, messages: list[dict], usage: dict, timings: dict, started: float
+    ) -> Iterator[StreamEvent]:
+        """Stream one model reply as token events; return it as a `_Draft`.
+
+        Tokens that could still become the refusal sentence are held back until
+        the reply departs from it, so a refusal is never shown half-written.
+        Stops at once if the reply starts repeating the system prompt.
+        """
+        settings = self.settings
+        generator = self.generator
+        parts: list[str] = []
+        held: list[str] = []
+        shown = leaked = False
+        stream = generator.stream_chat(messages, settings.max_tokens, settings.temperature)
+        try:
+            for token in stream:
+                if not timings["first_token_ms"]:
+                    timings["first_token_ms"] = round((time.perf_counter() - started) * 1000, 1)
+                parts.append(token)
+                text = "".join(parts)
+                if leaks_system_prompt(text):
+                    leaked = True  # stop at once: the rest is not streamed either
+                    break
+                held.append(token)
+                if not shown and REFUSAL_TEXT.startswith(text.strip()):
+                    continue
+                shown = True
+                yield StreamEvent("token", text="".join(held))
+                held = []
+        except ValueError as exc:
+            if parts or not _context_overflow(exc):
+                raise
+            raise ContextOverflow(str(exc)) from exc
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()  # releases the generator's lock when we stopped early
+        if leaked:  # (the generator was stopped early: its stats are not this call's)
+            usage["completion_tokens"] += len(parts)
+        else:
+            stats = generator.last_stats
+            usage["prompt_tokens"] += stats.prompt_tokens
+            usage["completion_tokens"] += stats.completion_tokens
+        return _Draft("".join(parts).strip(), shown, leaked)
 
     def _refusal(
         self,

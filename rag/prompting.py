@@ -20,6 +20,13 @@ SYSTEM_PROMPT = (
     "5. Answer in one to three short sentences."
 )
 
+# Asked once when the model refused although a passage scored well: small models
+# often miss an answer that is stated in other words than the question's.
+RECHECK_PROMPT = (
+    "Read the passages again. If any passage states the answer, give it now with "
+    f'its passage number. If none does, reply exactly: "{REFUSAL_TEXT}"'
+)
+
 
 def format_passages(hits: list[Hit]) -> str:
     blocks = []

@@ -167,10 +167,14 @@ def tiny_generator(tiny_model_path: Path):
 
 
 class FakeGenerator:
-    """Implements the `Generator` protocol with a canned reply, streamed word by word."""
+    """Implements the `Generator` protocol with a canned reply, streamed word by word.
 
-    def __init__(self, reply: str, name: str = "fake-llm"):
-        self.reply = reply
+    ``reply`` may be a list: call i gets reply i (the last one repeats).
+    """
+
+    def __init__(self, reply: str | list[str], name: str = "fake-llm"):
+        self.replies = [reply] if isinstance(reply, str) else list(reply)
+        self.reply = self.replies[0]
         self.name = name
         self.last_stats = GenerationStats()
         self.calls: list[dict] = []
@@ -183,7 +187,8 @@ class FakeGenerator:
         self.calls.append(
             {"messages": messages, "max_tokens": max_tokens, "temperature": temperature}
         )
-        pieces = re.findall(r"\S+\s*", self.reply)
+        reply = self.replies[min(len(self.calls) - 1, len(self.replies) - 1)]
+        pieces = re.findall(r"\S+\s*", reply)
         yield from pieces
         self.last_stats = GenerationStats(prompt_tokens=100, completion_tokens=len(pieces))
 

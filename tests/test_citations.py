@@ -6,7 +6,13 @@ import re
 
 import pytest
 
-from rag.citations import CitationVerifier, content_words, parse_markers
+from rag.citations import (
+    CitationVerifier,
+    content_words,
+    new_information,
+    parse_markers,
+    unsupported_numbers,
+)
 from rag.types import Chunk, Hit
 
 PASSAGES = [
@@ -129,3 +135,25 @@ def test_empty_answer_and_no_passages(verifier, hits):
     assert verifier.verify("   ", hits) == ("", [])
     text, (s,) = verifier.verify(f"{RECIPIENTS} [1].", [])
     assert not s.supported and s.citations == [] and markers(text) == []
+
+
+@pytest.mark.parametrize(
+    ("sentence", "missing"),
+    [
+        ("Each gets 500 million yen.", set()),  # a quarter of 2 billion
+        ("Each gets 25% of the budget.", set()),  # a quarter as a percentage
+        ("The budget is 2 billion yen.", set()),
+        ("Each gets 700 million yen.", {"700"}),
+        ("It was announced in 2024.", {"2024"}),  # years are never derived
+    ],
+)
+def test_numbers_derived_in_one_step_count_as_supported(sentence, missing):
+    passage = "Each would be allotted a quarter of this fiscal year's 2 billion yen OSA budget."
+    assert unsupported_numbers(sentence, passage, set(content_words(passage))) == missing
+
+
+def test_new_information_ignores_restated_question_words():
+    question = "What equipment did Japan provide to Fiji under the OSA?"
+    assert new_information("Japan provided equipment to Fiji under the OSA [2].", question) == set()
+    assert new_information("The seed article says Japan provides equipment.", question) == set()
+    assert "radar" in new_information("Japan provided a coastal radar [1].", question)

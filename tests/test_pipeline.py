@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rag.pipeline import RagPipeline, clean_question, looks_like_refusal
-from rag.prompting import REFUSAL_TEXT, SYSTEM_PROMPT, build_messages
+from rag.prompting import RECHECK_PROMPT, REFUSAL_TEXT, SYSTEM_PROMPT, build_messages
 from rag.types import Chunk, Hit
 
 QUESTION = "Which countries are the first recipients of Japan's Official Security Assistance?"
@@ -73,7 +73,9 @@ def test_below_threshold_refuses_without_generating(make_pipeline):
 def test_model_refusal_phrase_is_a_refusal(make_pipeline, reply):
     pipe, gen = make_pipeline(reply)
     answer = pipe.ask(QUESTION)
-    assert len(gen.calls) == 1
+    assert len(gen.calls) == 2, "a refusal despite a good passage is re-checked once"
+    assert gen.calls[1]["messages"][-1] == {"role": "user", "content": RECHECK_PROMPT}
+    assert gen.calls[1]["messages"][-2] == {"role": "assistant", "content": reply}
     assert answer.refused and answer.answer == REFUSAL_TEXT
     assert answer.refusal_reason == "the model found no answer in the passages"
     assert answer.raw_answer == reply and answer.citations == []
@@ -110,14 +112,66 @@ def test_correct_cited_answer(make_pipeline):
     cited = {n for s in answer.sentences for n in s.citations}
     assert cited == {c.n for c in answer.citations}
     assert answer.usage == {"prompt_tokens": 100, "completion_tokens": len(GOOD_REPLY.split())}
-    # The generator saw the fixed system prompt and the numbered passages.
+    # The generator saw the fixed system prompt and the numbered passages: the
+    # relevant sentences of each, not whole passages (the citation keeps the full text).
     (call,) = gen.calls
     system, user = call["messages"]
     assert system == {"role": "system", "content": SYSTEM_PROMPT}
     assert user["content"].startswith("Passages:\n\n[1] ")
     assert user["content"].endswith(f"Question: {QUESTION}")
-    assert answer.retrieved[0].text in user["content"]
+    assert "Malaysia, the Philippines, Bangladesh, and Fiji" in user["content"]
+    assert answer.retrieved[0].text not in user["content"]
+    assert len(user["content"]) < 200 + pipe.settings.context_chars + len(QUESTION)
     assert call["max_tokens"] == pipe.settings.max_tokens
+
+
+def test_whole_passages_when_context_selection_is_off(make_pipeline):
+    pipe, gen = make_pipeline(context_chars=0, top_k=2)
+    answer = pipe.ask(QUESTION)
+    user = gen.calls[0]["messages"][1]["content"]
+    assert len(answer.retrieved) == 2
+    assert all(c.text in user for c in answer.retrieved)
+
+
+def test_refusal_then_answer_on_recheck(make_pipeline):
+    pipe, gen = make_pipeline([REFUSAL_TEXT, GOOD_REPLY])
+    events = list(pipe.stream(QUESTION))
+    answer = events[-1].answer
+    assert not answer.refused and "Fiji" in answer.answer and len(gen.calls) == 2
+    # The exact refusal sentence is held back, so nothing needs withdrawing.
+    assert [e.kind for e in events].count("restart") == 0
+    assert "".join(e.text for e in events if e.kind == "token").strip() == GOOD_REPLY
+    assert answer.usage["prompt_tokens"] == 200
+
+
+def test_streamed_refusal_is_withdrawn_before_the_recheck(make_pipeline):
+    pipe, _ = make_pipeline(["The context doesn't mention it.", GOOD_REPLY])
+    events = list(pipe.stream(QUESTION))
+    kinds = [e.kind for e in events]
+    assert "restart" in kinds and kinds[-1] == "answer"
+    after = events[kinds.index("restart") + 1 : -1]
+    assert "".join(e.text for e in after).strip() == GOOD_REPLY
+    assert not events[-1].answer.refused
+
+
+def test_recheck_can_be_turned_off(make_pipeline):
+    pipe, gen = make_pipeline([REFUSAL_TEXT, GOOD_REPLY], recheck_threshold=1.0)
+    assert pipe.ask(QUESTION).refused and len(gen.calls) == 1
+
+
+def test_answer_that_only_restates_the_question_is_refused(make_pipeline):
+    pipe, _ = make_pipeline("The first recipients of Japan's Official Security Assistance [1].")
+    answer = pipe.ask(QUESTION)
+    assert answer.refused and "restates the question" in answer.refusal_reason
+
+
+def test_unsupported_sentences_can_be_dropped(make_pipeline):
+    reply = GOOD_REPLY + " The moon council started the program in 1850."
+    kept = make_pipeline(reply)[0].ask(QUESTION)
+    assert "moon council" in kept.answer and not kept.sentences[-1].supported
+    dropped = make_pipeline(reply, drop_unsupported=True)[0].ask(QUESTION)
+    assert not dropped.refused and "moon council" not in dropped.answer
+    assert "Fiji" in dropped.answer and all(s.supported for s in dropped.sentences)
 
 
 def test_wrong_marker_from_model_is_corrected(make_pipeline):

@@ -155,6 +155,9 @@ class ChatUI:
                 if event.kind == "token":
                     text += event.text
                     yield show(render_streaming(text))
+                elif event.kind == "restart":  # the model is asked again
+                    text = ""
+                    yield show(render_streaming("", event.text))
                 elif event.kind == "answer":
                     answer = event.answer
             if answer is None:  # pragma: no cover - the pipeline always ends with one

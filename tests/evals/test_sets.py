@@ -10,6 +10,7 @@ import pytest
 from evals.sets import (
     EvalSetError,
     Gold,
+    in_split,
     load_jsonl_set,
     load_set,
     normalize_passage_text,
@@ -158,3 +159,16 @@ def test_external_sets_build_corpora(
 
 def test_normalize_passage_text():
     assert normalize_passage_text("A\u00a0 B\n\nC’s") == "a b c's"
+
+
+def test_dev_and_test_splits_partition_a_set():
+    full = load_set("osa")
+    dev, test = load_set("osa", split="dev"), load_set("osa", split="test")
+    ids = [q.id for q in full.questions]
+    assert sorted(q.id for q in dev.questions + test.questions) == sorted(ids)
+    assert not {q.id for q in dev.questions} & {q.id for q in test.questions}
+    assert 0.3 < len(dev.questions) / len(ids) < 0.7
+    assert dev.split == "dev" and "dev split" in dev.description
+    assert in_split("osa-001", "dev") != in_split("osa-001", "test")
+    with pytest.raises(EvalSetError, match="--split"):
+        load_set("osa", split="train")

@@ -55,6 +55,17 @@ def test_answer_streams_then_renders_citations_and_sources(ui_settings, make_eng
     assert len(session["turns"]) == 1 and session["turns"][0]["method"] == "none"
 
 
+def test_withdrawn_draft_is_replaced_by_the_rechecked_answer(ui_settings, make_engine):
+    ui = ChatUI(make_engine(ui_settings, ["The context doesn't mention it.", REPLY]))
+    updates = ask(ui, QUESTION)
+    chats = [u[1][-1]["content"] for u in updates]
+    checking = [i for i, c in enumerate(chats) if "Checking the passages again" in c]
+    assert checking, "the user sees that the passages are read again"
+    assert any("mention" in c for c in chats[: checking[0]])
+    assert not any("mention" in c for c in chats[checking[0] :])
+    assert 'class="rag-answer"' in chats[-1] and "Fiji" in chats[-1]
+
+
 def test_follow_up_is_rewritten_before_retrieval(ui_settings, make_engine):
     ui = ChatUI(make_engine(ui_settings, REPLY))
     *_, first = ask(ui, QUESTION)
