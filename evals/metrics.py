@@ -164,13 +164,16 @@ def run_labels(ranked_matches: Sequence[Sequence[str]], ranked_ids: Sequence[str
 
 
 def retrieval_scores(
-    items: dict[str, tuple[Sequence[str], Sequence[str]]], k: int
+    items: dict[str, tuple[Sequence[str], Sequence[str]]],
+    k: int,
+    cutoffs: Sequence[int] = (),
 ) -> dict[str, dict[str, float]]:
     """Per-question ``recall@k`` (k = passages given to the generator), recall@10, MRR@10, nDCG@10.
 
     ``items`` maps a question id to ``(gold_labels, run)`` where ``run`` is the
     output of `run_labels` (rank order, best first). Questions without gold
     labels are skipped. Binary relevance: a gold passage is relevant, all else not.
+    ``cutoffs`` adds ``recall@N`` for each N given (e.g. ``(5,)`` for recall@5).
     """
     import ir_measures
     from ir_measures import RR, R, nDCG
@@ -193,10 +196,19 @@ def retrieval_scores(
     if qrels:
         for metric in ir_measures.iter_calc(list(names), qrels, run):
             wanted[metric.query_id][names[metric.measure]] = float(metric.value)
+    extra = {}
+    for c in cutoffs:
+        if c != 10:
+            extra[R @ c] = f"recall@{c}"
+    if qrels and extra:
+        for metric in ir_measures.iter_calc(list(extra), qrels, run):
+            wanted[metric.query_id][extra[metric.measure]] = float(metric.value)
     for scores in wanted.values():
         if k == 10:
             scores["recall@k"] = scores.get("recall@10", 0.0)
-        for name in ("recall@k", *names.values()):  # questions with an empty run
+        if 10 in cutoffs:
+            scores["recall@10"] = scores.get("recall@10", 0.0)
+        for name in ("recall@k", *names.values(), *extra.values()):  # questions with an empty run
             scores.setdefault(name, 0.0)
     return wanted
 
@@ -352,4 +364,42 @@ def summarize(records: Sequence[dict], k: int) -> dict:
     out["n_unanswerable"] = sum(1 for r in records if not r["answerable"])
     out["answered"] = sum(1 for r in records if not r["refused"])
     out.update(cost_scores([r["timings"] for r in records]))
+    return out
+
+
+# Retrieval-only runs (`rag eval --retrieval-only`): (key, label, higher is better).
+RETRIEVAL_METRICS = (
+    ("recall@k", "Recall@k", True),
+    ("recall@5", "Recall@5", True),
+    ("recall@10", "Recall@10", True),
+    ("mrr@10", "MRR@10", True),
+    ("ndcg@10", "nDCG@10", True),
+    ("early_refusal_unanswerable", "Best score below refusal threshold (unanswerable)", True),
+    ("early_refusal_answerable", "Best score below refusal threshold (answerable)", False),
+)
+
+
+def summarize_retrieval(records: Sequence[dict], k: int, refusal_threshold: float) -> dict:
+    """Aggregate retrieval-only records (no generator): ranking metrics, scores, latency.
+
+    ``early_refusal_*`` is the share of questions whose best passage scores below
+    ``refusal_threshold``, i.e. that the pipeline would refuse before generating;
+    the threshold is calibrated for one embedder's cosine scale, so these show how
+    well it transfers to another.
+    """
+    out: dict[str, float | int | None] = {"questions": len(records), "k": k}
+    for key in ("recall@k", "recall@5", "recall@10", "mrr@10", "ndcg@10"):
+        out[key] = mean(r["metrics"].get(key) for r in records)
+    out["n_recall@k"] = sum(1 for r in records if r["metrics"].get("recall@k") is not None)
+    out["n_answerable"] = sum(1 for r in records if r["answerable"])
+    out["n_unanswerable"] = sum(1 for r in records if not r["answerable"])
+    out["refusal_threshold"] = refusal_threshold
+    for name, answerable in (("answerable", True), ("unanswerable", False)):
+        scores = [r["top_score"] for r in records if r["answerable"] is answerable]
+        out[f"early_refusal_{name}"] = mean(
+            float(s is None or s < refusal_threshold) for s in scores
+        )
+        out[f"top_score_{name}_p50"] = percentile(scores, 50)
+    out["retrieve_ms_p50"] = percentile((r["timings"].get("retrieve_ms") for r in records), 50)
+    out["retrieve_ms_p95"] = percentile((r["timings"].get("retrieve_ms") for r in records), 95)
     return out

@@ -332,7 +332,8 @@ def make_plots(out_dir: Path, summaries: dict, records: dict, k: int) -> list[tu
         ax.set_title(title, fontsize=9)
         ax.set_ylabel("questions", fontsize=8)
         ax.tick_params(labelsize=7)
-    axes.flat[0].legend(fontsize=7)
+    if axes.flat[0].get_legend_handles_labels()[0]:
+        axes.flat[0].legend(fontsize=7)
     fig.suptitle("Latency distributions (dashed: median)", fontsize=10)
     fig.tight_layout()
     fig.savefig(plots_dir / "latency.png", dpi=110)
@@ -493,6 +494,240 @@ def render_html(meta: dict, summaries: dict, records: dict, plots: list) -> str:
     return "\n".join(parts)
 
 
+# -- retrieval-only runs -----------------------------------------------------------------
+
+
+def retrieval_table(summary: dict, k: int) -> Table:
+    from evals.metrics import RETRIEVAL_METRICS
+
+    threshold = summary.get("refusal_threshold")
+    rows = []
+    for key, label, higher in RETRIEVAL_METRICS:
+        label = label.replace("Recall@k", f"Recall@{k}")
+        if threshold is not None:
+            label = label.replace("refusal threshold", f"refusal threshold {threshold:.2f}")
+        if key.startswith("early_refusal_"):
+            n = summary.get(f"n_{key.removeprefix('early_refusal_')}", "")
+        else:
+            n = summary.get("n_recall@k", "")
+        rows.append([f"{label} {'↑' if higher else '↓'}", fmt(summary.get(key)), str(n)])
+    for key, label, n in (
+        ("top_score_answerable_p50", "Best passage score p50 (answerable)", "n_answerable"),
+        ("top_score_unanswerable_p50", "Best passage score p50 (unanswerable)", "n_unanswerable"),
+        ("retrieve_ms_p50", "Retrieval ms p50", "questions"),
+        ("retrieve_ms_p95", "Retrieval ms p95", "questions"),
+    ):
+        digits = 1 if key.startswith("retrieve_ms") else 3
+        rows.append([label, fmt(summary.get(key), digits), str(summary.get(n, ""))])
+    return Table(["Metric", "value", "n"], rows)
+
+
+def retrieval_by_type_table(records: list[dict], k: int) -> Table | None:
+    types = sorted({r["type"] for r in records if r["type"]})
+    if len(types) < 2:
+        return None
+    rows = []
+    for t in types:
+        recs = [r for r in records if r["type"] == t]
+        rows.append([
+            t, str(len(recs)),
+            str(sum(1 for r in recs if r["metrics"].get("recall@k") is not None)),
+            fmt(mean(r["metrics"].get("recall@k") for r in recs), 2),
+            fmt(mean(r["metrics"].get("mrr@10") for r in recs), 2),
+            fmt(mean(r.get("top_score") for r in recs), 2),
+        ])  # fmt: skip
+    headers = ["Type", "n", "with gold", f"Recall@{k}", "MRR@10", "mean best score"]
+    return Table(headers, rows)
+
+
+def retrieval_miss_table(records: list[dict], k: int, limit: int | None = None):
+    """Questions with gold passages not all found in the top k."""
+    rows = []
+    for r in records:
+        recall = r["metrics"].get("recall@k")
+        if recall is None or recall >= 1.0:
+            continue
+        first = next((i for i, p in enumerate(r["ranked"], start=1) if p["gold"]), None)
+        top = r["ranked"][0]["source"] if r["ranked"] else ""
+        rows.append([
+            r["id"], r["type"] or "", _snippet(r["question"], 80), fmt(recall, 2),
+            str(first) if first else "> 10", _snippet(Path(top).name, 50),
+        ])  # fmt: skip
+    total = len(rows)
+    if limit is not None:
+        rows = rows[:limit]
+    headers = ["id", "type", "question", f"Recall@{k}", "first gold rank", "top-1 source"]
+    return Table(headers, rows, align="lllrrl"), total
+
+
+def _retrieval_run_info(meta: dict) -> list[tuple[str, str]]:
+    m = meta["machine"]
+    sample = (
+        f"{meta['questions']} of {meta['set_size']} (fixed-seed sample, --limit {meta['limit']}, "
+        f"--seed {meta['seed']})"
+        if meta["questions"] < meta["set_size"]
+        else f"all {meta['questions']}"
+    )
+    return [
+        ("Command", f"`{meta['command']}`" if meta["command"] else "(library call)"),
+        ("Date", meta["date"]),
+        ("Mode", "retrieval only: no generator loaded, no answers, no citation or refusal scoring"),
+        ("Set", f"{meta['set']}: {meta['description']}"),
+        (
+            "Questions",
+            f"{sample}; {meta['answerable']} answerable, {meta['unanswerable']} unanswerable",
+        ),
+        (
+            "Corpus / index",
+            f"{meta['corpus_dir']} → {meta['index_dir']} ({meta['index_chunks']} chunks, "
+            f"{meta.get('index_type') or '?'})",
+        ),
+        (
+            "Retrieval",
+            f"{meta['retrieval']}, embedder {meta['embedder']}, top-k {meta['top_k']} "
+            "(metrics over the top 10)",
+        ),
+        ("Machine", f"{m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB RAM, {m['platform']}"),
+        ("Code", f"git {meta['git_commit'] or 'unknown'}"),
+        (
+            "Runtime",
+            ", ".join(f"{k.removesuffix('_s')} {v:.1f} s" for k, v in meta["runtime_s"].items()),
+        ),
+    ]
+
+
+def _retrieval_notes(meta: dict, summary: dict) -> list[str]:
+    notes = [
+        "Metric definitions: `evals/README.md`. Retrieval ms is the timed top-k retrieval "
+        "(query embedding + search), as the pipeline times it; the top-10 ranking used by the "
+        "metrics is a second, untimed call.",
+        "'Best score below refusal threshold' is the share of questions whose best passage "
+        "scores (cosine) below `refusal_threshold`, which the pipeline refuses without "
+        "generating. The threshold is calibrated for one embedder's score scale.",
+    ]
+    load = meta["machine"].get("load_while_answering") or {}
+    cores = meta["machine"].get("cores") or 1
+    if load.get("mean") is not None:
+        busy = load["mean"] > 0.75 * cores
+        notes.append(
+            f"CPU load while retrieving (1-min load average): mean {load['mean']:.1f}, max "
+            f"{load['max']:.1f} on {cores} cores"
+            + (": other processes shared the CPU, so latencies are inflated." if busy else ".")
+        )
+    if meta["unreachable_gold_passages"]:
+        ids = ", ".join(sorted({g["id"] for g in meta["unreachable_gold_passages"]}))
+        notes.append(
+            f"{len(meta['unreachable_gold_passages'])} gold passage(s) occur in no indexed chunk: "
+            f"{ids}. They cap retrieval recall for those questions."
+        )
+    return notes
+
+
+def make_retrieval_plots(out_dir: Path, summary: dict, records: list[dict], k: int):
+    """Retrieval-only plots: metric bars, latency and best-score histograms."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from evals.metrics import RETRIEVAL_METRICS
+
+    plots_dir = out_dir / "plots"
+    plots_dir.mkdir(parents=True, exist_ok=True)
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    keys = [(key, label.replace("Recall@k", f"Recall@{k}")) for key, label, _ in RETRIEVAL_METRICS]
+    keys = [(key, label) for key, label in keys[:5]]
+    vals = [summary.get(key) or 0.0 for key, _ in keys]
+    ax = axes[0]
+    bars = ax.barh(np.arange(len(keys)), vals, color=COLORS["ours"])
+    for bar, v in zip(bars, vals, strict=True):
+        ax.text(v + 0.01, bar.get_y() + bar.get_height() / 2, fmt(v, 2), va="center", fontsize=7)
+    ax.set_yticks(np.arange(len(keys)))
+    ax.set_yticklabels([label for _, label in keys], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1.12)
+    ax.set_title("Retrieval metrics", fontsize=9)
+    ms = [r["timings"].get("retrieve_ms") for r in records]
+    ms = [v for v in ms if v is not None]
+    ax = axes[1]
+    if ms:
+        ax.hist(ms, bins=25, color=COLORS["ours"], alpha=0.7)
+        ax.axvline(float(np.percentile(ms, 50)), color="k", linestyle="--", linewidth=1)
+    ax.set_title("Retrieval time per question (ms; dashed: median)", fontsize=9)
+    ax = axes[2]
+    for answerable, label, color in (
+        (True, "answerable", "#2ca02c"),
+        (False, "unanswerable", "#d62728"),
+    ):
+        scores = [r["top_score"] for r in records if r["answerable"] is answerable]
+        scores = [v for v in scores if v is not None]
+        if scores:
+            ax.hist(scores, bins=20, range=(0, 1), alpha=0.55, label=label, color=color)
+    if summary.get("refusal_threshold") is not None:
+        ax.axvline(summary["refusal_threshold"], color="k", linestyle="--", linewidth=1)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
+    ax.set_title("Best passage score (dashed: refusal threshold)", fontsize=9)
+    for ax in axes:
+        ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    fig.savefig(plots_dir / "retrieval.png", dpi=110)
+    plt.close(fig)
+    return [("plots/retrieval.png", "Retrieval metrics, latency and best-passage scores")]
+
+
+def render_retrieval_markdown(meta: dict, summaries: dict, records: dict, plots: list) -> str:
+    k = meta["top_k"]
+    summary, recs = summaries["ours"], records["ours"]
+    lines = [f"# Retrieval report: `{meta['set']}`", ""]
+    lines += [f"- **{name}**: {value}" for name, value in _retrieval_run_info(meta)]
+    lines += ["", "## Retrieval metrics", "", retrieval_table(summary, k).markdown(), ""]
+    lines += ["## Plots", ""] + [f"![{caption}]({path})" for path, caption in plots] + [""]
+    typed = retrieval_by_type_table(recs, k)
+    if typed is not None:
+        lines += ["## By question type", "", typed.markdown(), ""]
+    table, total = retrieval_miss_table(recs, k, MD_FAILURE_ROWS)
+    lines += [f"## Misses ({total} questions with a gold passage outside the top {k})", ""]
+    if total > MD_FAILURE_ROWS:
+        lines += [f"First {MD_FAILURE_ROWS} shown; all are in report.html and results.jsonl.", ""]
+    lines += [table.markdown() if total else "None.", ""]
+    lines += ["## Notes", ""] + [f"- {n}" for n in _retrieval_notes(meta, summary)] + [""]
+    return "\n".join(lines)
+
+
+def render_retrieval_html(meta: dict, summaries: dict, records: dict, plots: list) -> str:
+    k = meta["top_k"]
+    esc = html.escape
+    summary, recs = summaries["ours"], records["ours"]
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>Retrieval report: {esc(meta['set'])}</title><style>{_CSS}</style></head><body>",
+        f"<h1>Retrieval report: <code>{esc(meta['set'])}</code></h1><ul>",
+    ]
+    parts += [f"<li><b>{esc(n)}</b>: {esc(v)}</li>" for n, v in _retrieval_run_info(meta)]
+    parts += [
+        "</ul><h2>Retrieval metrics</h2>",
+        retrieval_table(summary, k).html(),
+        "<h2>Plots</h2>",
+    ]
+    parts += [
+        f"<figure><img src='{esc(p)}' alt='{esc(c)}'><figcaption>{esc(c)}</figcaption></figure>"
+        for p, c in plots
+    ]
+    typed = retrieval_by_type_table(recs, k)
+    if typed is not None:
+        parts += ["<h2>By question type</h2>", typed.html()]
+    table, total = retrieval_miss_table(recs, k)
+    parts += [f"<h2>Misses ({total} questions with a gold passage outside the top {k})</h2>"]
+    parts += [table.html()]
+    parts += ["<h2>Notes</h2><ul>"] + [
+        f"<li>{esc(n)}</li>" for n in _retrieval_notes(meta, summary)
+    ]
+    parts += ["</ul></body></html>"]
+    return "\n".join(parts)
+
+
 def write_report(out_dir: Path, meta: dict, summaries: dict, records: dict) -> Path:
     """Write results.jsonl, summary.json, plots, report.md and report.html into ``out_dir``."""
     out_dir = Path(out_dir)
@@ -506,13 +741,15 @@ def write_report(out_dir: Path, meta: dict, summaries: dict, records: dict) -> P
     (out_dir / "summary.json").write_text(
         json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
-    plots = make_plots(out_dir, summaries, records, meta["top_k"])
-    (out_dir / "report.md").write_text(
-        render_markdown(meta, summaries, records, plots), encoding="utf-8"
-    )
-    (out_dir / "report.html").write_text(
-        render_html(meta, summaries, records, plots), encoding="utf-8"
-    )
+    retrieval_only = meta.get("mode") == "retrieval-only"
+    if retrieval_only:
+        plots = make_retrieval_plots(out_dir, summaries["ours"], records["ours"], meta["top_k"])
+    else:
+        plots = make_plots(out_dir, summaries, records, meta["top_k"])
+    markdown = render_retrieval_markdown if retrieval_only else render_markdown
+    page = render_retrieval_html if retrieval_only else render_html
+    (out_dir / "report.md").write_text(markdown(meta, summaries, records, plots), encoding="utf-8")
+    (out_dir / "report.html").write_text(page(meta, summaries, records, plots), encoding="utf-8")
     return out_dir
 
 
@@ -530,7 +767,16 @@ def rerender(out_dir: Path) -> Path:
         if line.strip():
             row = json.loads(line)
             records.setdefault(row["system"], []).append(row)
-    summaries = {name: summarize(recs, meta["top_k"]) for name, recs in records.items()}
+    if meta.get("mode") == "retrieval-only":
+        from evals.metrics import summarize_retrieval
+
+        threshold = meta["settings"]["refusal_threshold"]
+        summaries = {
+            name: summarize_retrieval(recs, meta["top_k"], threshold)
+            for name, recs in records.items()
+        }
+    else:
+        summaries = {name: summarize(recs, meta["top_k"]) for name, recs in records.items()}
     return write_report(out_dir, meta, summaries, records)
 
 
