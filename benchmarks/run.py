@@ -112,11 +112,14 @@ def header(results: dict[str, dict], command: str) -> str:
         f"{n} {r['machine']['load_avg'][0]:.1f}→{r['load_avg_end'][0]:.1f}"
         for n, r in results.items()
     )
+    dates = ", ".join(
+        f"{n} {r['started']} (commit {r['machine']['commit']})" for n, r in results.items()
+    )
     total = sum(r["seconds"] for r in results.values())
     v = m["versions"]
     return (
-        f"Command: `{command}` · date: {first['started']} · total {total / 60:.1f} min · "
-        f"commit {m['commit']} (plus uncommitted work)\n\n"
+        f"Command: `{command}` · total {total / 60:.1f} min · each benchmark's run: "
+        f"{dates}\n\n"
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB RAM, {m['platform']}, "
         f"Python {m['python']}; faiss {v['faiss']}, llama-cpp-python {v['llama_cpp']}, "
         f"torch {v['torch']}, sentence-transformers {v['sentence_transformers']}, "
@@ -185,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
             if subprocess.run(cmd, cwd=ROOT).returncode != 0:
                 failed.append(name)
                 log(f"{name} FAILED")
-    path = write_report(ctx, "python -m benchmarks.run" + (" --quick" if args.quick else ""))
+    path = write_report(ctx, command)
     print((results_dir(ctx) / "TABLE.md").read_text() if ctx.quick else "", end="")
     log(f"table written to {path.relative_to(ROOT)}")
     return 1 if failed else 0

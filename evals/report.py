@@ -103,6 +103,55 @@ def headline_table(summaries: dict, k: int) -> Table:
     return Table(["Metric", *(SYSTEM_LABELS.get(s, s) for s in systems), "n"], rows)
 
 
+SPLIT_KEYS = (
+    "recall@k", "keywords_all", "f1", "contains", "citation_recall_llm", "citation_precision_llm",
+    "negative_rejection", "false_refusal",
+)  # fmt: skip
+SPLIT_NOTE = (
+    "The refusal and context settings were tuned on the osa dev half only; its test half "
+    "is held out, and the external sets were not used for tuning at all (halves fixed by "
+    "a hash of each question id, `evals/sets.py` `in_split`; run one with `--split`)."
+)
+
+
+def split_table(records: dict, k: int) -> Table | None:
+    """Headline metrics on the dev (tuning) and test (held-out) halves of a full run."""
+    from evals.metrics import summarize
+    from evals.sets import in_split
+
+    labels = {key: (label, hi) for key, label, hi in QUALITY_METRICS}
+    systems = list(records)
+    halves = {
+        (name, split): summarize([r for r in recs if in_split(r["id"], split)], k)
+        for name, recs in records.items()
+        for split in ("dev", "test")
+    }
+    if any(h["questions"] == 0 for h in halves.values()):
+        return None
+    rows = []
+    for key in SPLIT_KEYS:
+        if key not in labels or all(h.get(key) is None for h in halves.values()):
+            continue
+        label, higher = labels[key]
+        label = label.replace("Recall@k", f"Recall@{k}")
+        rows.append(
+            [f"{label} {'↑' if higher else '↓'}"]
+            + [fmt(halves[(name, split)].get(key)) for name in systems for split in ("dev", "test")]
+        )
+    rows.append(
+        ["Questions (answerable / unanswerable)"]
+        + [
+            f"{halves[(n, sp)]['n_answerable']} / {halves[(n, sp)]['n_unanswerable']}"
+            for n in systems
+            for sp in ("dev", "test")
+        ]
+    )
+    headers = ["Metric"] + [
+        f"{SYSTEM_LABELS.get(n, n).split()[0]} {sp}" for n in systems for sp in ("dev", "test")
+    ]
+    return Table(headers, rows)
+
+
 def _applies_to(summary: dict, key: str) -> str:
     if key in ("recall@k", "recall@10", "mrr@10", "ndcg@10"):
         return str(summary.get("n_recall@k", ""))
@@ -429,6 +478,10 @@ def render_markdown(meta: dict, summaries: dict, records: dict, plots: list) -> 
     lines += [f"![{caption}]({path})" for path, caption in plots]
     lines += ["", "## Citation judges: agreement with 30 hand-labelled cases", ""]
     lines += [agreement_table(meta).markdown(), ""]
+    halves = split_table(records, k) if meta.get("split", "all") == "all" else None
+    if halves is not None:
+        lines += ["## Dev (tuning) and test (held-out) halves", "", SPLIT_NOTE, ""]
+        lines += [halves.markdown(), ""]
     typed = by_type_table(records)
     if typed is not None:
         lines += ["## By question type", "", typed.markdown(), ""]

@@ -490,10 +490,11 @@ def load_clapnq(
 def corpus_fingerprint(corpus_dir: Path, settings) -> str:
     """Hash of the corpus files (names and bytes) and the settings that shape the index."""
     from rag.ingest import chunking_settings
-    from rag.loaders import discover_files
+    from rag.loaders import LOADER_VERSION, discover_files
 
     digest = hashlib.sha256()
-    digest.update(json.dumps([settings.embedder, chunking_settings(settings)]).encode())
+    shape = [settings.embedder, chunking_settings(settings), LOADER_VERSION]
+    digest.update(json.dumps(shape).encode())
     files = [p for p in discover_files([corpus_dir]) if isinstance(p, Path)]
     for path in sorted(files, key=lambda p: p.relative_to(corpus_dir).as_posix()):
         digest.update(path.relative_to(corpus_dir).as_posix().encode("utf-8") + b"\0")

@@ -167,6 +167,7 @@ class _Passage:
     text: str
     words: set[str]
     spans: list[tuple[int, int]]  # sentence spans inside the passage
+    given: set[str]  # words of the question and the passage title (numbers need no evidence)
 
 
 class CitationVerifier:
@@ -176,8 +177,15 @@ class CitationVerifier:
         self.embedder = embedder
         self.threshold = threshold
 
-    def verify(self, answer: str, hits: list[Hit]) -> tuple[str, list[AnswerSentence]]:
-        """Return the answer with corrected markers and its checked sentences."""
+    def verify(
+        self, answer: str, hits: list[Hit], question: str = ""
+    ) -> tuple[str, list[AnswerSentence]]:
+        """Return the answer with corrected markers and its checked sentences.
+
+        Numbers the ``question`` states (a year, a count) may be repeated in the
+        answer without a passage stating them; so may those in a passage's title.
+        """
+        given = set(content_words(question))
         spans = sentence_spans(answer)
         if not spans:
             return "", []
@@ -185,7 +193,10 @@ class CitationVerifier:
         for n, hit in enumerate(hits, start=1):
             text = hit.chunk.text
             sent = [(s.start, s.end) for s in sentence_spans(text)] or [(0, len(text))]
-            passages.append(_Passage(n, text, set(content_words(text)), sent))
+            words = set(content_words(text))
+            passages.append(
+                _Passage(n, text, words, sent, given | set(content_words(hit.chunk.title)))
+            )
 
         spans, pieces = _merge_marker_only(answer, spans)
         semantic = self._semantic_scores([p[0] for p in pieces], passages)
@@ -207,7 +218,7 @@ class CitationVerifier:
                 sem, best = semantic[idx][p.n]
                 lex = lexical_support(words, p.words)
                 score = SEMANTIC_WEIGHT * sem + (1 - SEMANTIC_WEIGHT) * lex
-                if unsupported_numbers(clean, p.text, p.words):
+                if unsupported_numbers(clean, p.text, p.words | p.given):
                     score = min(score, self.threshold - 0.01)  # a number the passage lacks
                 scores[p.n] = score
                 evidence[p.n] = best

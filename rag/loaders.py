@@ -20,6 +20,10 @@ import yaml
 
 from rag.types import Document
 
+# Part of every document's content hash: when the text extraction changes, the
+# next incremental ingest re-reads every file instead of keeping stale chunks.
+LOADER_VERSION = 2
+
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
 MAX_FILE_BYTES = 100 * 1024 * 1024
 
@@ -69,7 +73,7 @@ def load_document(path: Path, max_bytes: int = MAX_FILE_BYTES) -> Document:
         data = path.read_bytes()
     except OSError as exc:
         raise LoadError(f"cannot read file: {exc.strerror or exc}") from exc
-    content_hash = hashlib.sha256(data).hexdigest()
+    content_hash = f"{hashlib.sha256(data).hexdigest()}-l{LOADER_VERSION}"
     loader = _LOADERS[suffix]
     title, text, page_starts = loader(data, path)
     if not text.strip():
@@ -242,7 +246,22 @@ def _load_text(data: bytes, path: Path) -> tuple[str, str, list[int]]:
     if not title and path.suffix.lower() in (".md", ".markdown"):
         heading = re.search(r"^#\s+(.+)$", text, re.MULTILINE)
         title = heading.group(1).strip() if heading else ""
+        text = strip_inline_html(text)
     return title, normalize_text(text), []
+
+
+_LINE_BREAK_TAG = re.compile(r"<br\s*/?>", re.IGNORECASE)
+_INLINE_TAG = re.compile(
+    r"</?(?:span|sup|sub|em|strong|b|i|u|s|a|small|big|font|mark|abbr|cite|code|kbd|ins|del)"
+    r"(?:\s[^<>]*)?>",
+    re.IGNORECASE,
+)
+
+
+def strip_inline_html(markdown: str) -> str:
+    """Drop inline HTML tags that Markdown files carry ("14<sup>th</sup>" -> "14th"),
+    keeping their text; ``<br>`` becomes a line break."""
+    return _INLINE_TAG.sub("", _LINE_BREAK_TAG.sub("\n", markdown))
 
 
 def _load_html(data: bytes, path: Path) -> tuple[str, str, list[int]]:

@@ -343,7 +343,7 @@ class RagPipeline:
             yield refuse(reason, raw, usage)
             return
 
-        text, sentences = self.verifier.verify(raw, evidence_hits(hits))
+        text, sentences = self.verifier.verify(raw, evidence_hits(hits), question=query)
         supported = [s for s in sentences if s.supported and s.citations]
         after = " (after re-reading the passages)" if rechecked else ""
         if not supported:

@@ -16,7 +16,7 @@ class Document:
     source: str  # path as given to ingest (relative when possible)
     title: str
     text: str
-    content_hash: str  # sha256 of the file bytes
+    content_hash: str  # sha256 of the file bytes, then "-l" and the loader version
     page_starts: list[int] = field(default_factory=list)
 
     def page_at(self, offset: int) -> int | None:

@@ -157,3 +157,12 @@ def test_new_information_ignores_restated_question_words():
     assert new_information("Japan provided equipment to Fiji under the OSA [2].", question) == set()
     assert new_information("The seed article says Japan provides equipment.", question) == set()
     assert "radar" in new_information("Japan provided a coastal radar [1].", question)
+
+
+def test_numbers_stated_by_the_question_need_no_passage(verifier, hits):
+    answer = (
+        "In 2022 the first recipients were Malaysia, the Philippines, Bangladesh, and Fiji [1]."
+    )
+    _, plain = verifier.verify(answer, hits)
+    _, asked = verifier.verify(answer, hits, question="Who were the first recipients in 2022?")
+    assert not plain[0].supported and asked[0].supported

@@ -12,6 +12,7 @@ from conftest import write_corpus
 
 from rag.config import Settings
 from rag.ingest import IngestReport, SettingsChanged, ingest
+from rag.loaders import LOADER_VERSION
 from rag.store import IndexStore, IndexStoreError, IndexWriter, index_lock
 
 DOCS = {
@@ -76,7 +77,10 @@ def test_build_creates_index_with_manifest(corpus, settings, run):
         assert len(m.documents) == 3
         for info in m.documents.values():
             path = corpus / Path(info["source"]).name
-            assert info["content_hash"] == hashlib.sha256(path.read_bytes()).hexdigest()
+            assert (
+                info["content_hash"]
+                == hashlib.sha256(path.read_bytes()).hexdigest() + f"-l{LOADER_VERSION}"
+            )
             assert info["chunks"] == 1
         titles = {Path(i["source"]).name: i["title"] for i in m.documents.values()}
         assert titles["bravo.md"] == "Bravo Beans" and titles["charlie.html"] == "Charlie"

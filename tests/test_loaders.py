@@ -11,12 +11,14 @@ from conftest import SEED_NAME, SEED_PHRASE, normalize_ws
 
 from rag.chunking import chunk_document
 from rag.loaders import (
+    LOADER_VERSION,
     LoadError,
     Skipped,
     iter_documents,
     load_document,
     normalize_text,
     read_manifest_titles,
+    strip_inline_html,
 )
 
 PDF_PAGES = [
@@ -59,7 +61,7 @@ def test_txt_seed_article(osa_corpus: Path):
     assert SEED_PHRASE in doc.text
     assert doc.page_starts == []
     assert doc.page_at(0) is None
-    assert doc.content_hash == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert doc.content_hash == hashlib.sha256(path.read_bytes()).hexdigest() + f"-l{LOADER_VERSION}"
     # Without a manifest the title comes from the file name.
     assert doc.title == "japan osa malaysia visit"
 
@@ -293,3 +295,9 @@ def test_parser_crash_becomes_a_skip(tmp_path: Path, monkeypatch: pytest.MonkeyP
     docs, skips = _docs_and_skips(list(iter_documents([tmp_path])))
     assert set(docs) == {"b.txt"}
     assert skips["a.html"] == "unreadable (RuntimeError: parser bug)"
+
+
+def test_markdown_inline_html_is_stripped_keeping_its_text():
+    raw = 'the 14<sup>th</sup> nation<br/>- <span style="x">Maritime:</span> $7.5 million'
+    assert strip_inline_html(raw) == "the 14th nation\n- Maritime: $7.5 million"
+    assert strip_inline_html("a < b and b > c") == "a < b and b > c"

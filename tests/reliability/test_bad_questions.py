@@ -186,9 +186,11 @@ def test_chat_ui_survives_bad_questions_and_keeps_the_session_usable(chat_ui):
     textbox, chat, session, *_ = _respond(ui, "   \n\t")
     assert chat == [] and session["turns"] == []  # nothing asked, nothing shown
     started = time.perf_counter()
-    _, chat, session, *_ = _respond(ui, "why " * 25_000)
+    textbox, chat, session, *_ = _respond(ui, "why " * 25_000)
     assert time.perf_counter() - started < 5
-    assert "too long" in chat[-1]["content"] and "rag-error" not in chat[-1]["content"]
+    # Refused before any model call, with the limit; the text stays in the box to shorten.
+    assert "limit is 2,000" in chat[-1]["content"] and "Traceback" not in chat[-1]["content"]
+    assert textbox.startswith("why why") and generator.calls == []
     # A follow-up after the 100k-character turn must still work (the rewrite is bounded).
     _, chat, session, *_ = _respond(ui, f"And {OSA_Q[0].lower()}{OSA_Q[1:]}", chat, session)
     assert "rag-error" not in chat[-1]["content"]
@@ -198,7 +200,7 @@ def test_chat_ui_survives_bad_questions_and_keeps_the_session_usable(chat_ui):
     _, chat, session, sources, _ = _respond(ui, question, chat, session)
     shown = "".join(m["content"] for m in chat if m["role"] == "assistant") + sources
     assert "<script>" not in shown and "&lt;script&gt;alert(1)&lt;/script&gt;" in sources
-    assert len(session["turns"]) == 3
+    assert len(session["turns"]) == 2  # the over-long question was not kept as a turn
 
 
 # -- the command line ------------------------------------------------------------------------
