@@ -420,7 +420,9 @@ def run_retrieval_eval(
     now = dt.datetime.now().astimezone()
     commit = git_commit()
 
-    embedder = Embedder(settings.embedder, settings.embed_batch_size)  # one model load
+    embedder = Embedder(  # one model load
+        settings.embedder, settings.embed_batch_size, cache=settings.model_cache
+    )
     t0 = time.perf_counter()
     log(f"indexing {evalset.corpus_dir} (cached by content hash and settings) ...")
     eval_settings, ingest_report = ensure_index(

@@ -68,6 +68,7 @@ def _is_abbreviation(text: str, block_start: int, dot: int) -> bool:
     while word_start > block_start and not text[word_start - 1].isspace():
         word_start -= 1
     word = text[word_start:dot].strip("(\"'“‘").lower()
+    word = word.rsplit("-", 1)[-1]  # "Japan-ROK-U.S." ends in the initialism "U.S."
     if word in _ABBREVIATIONS:
         return True
     # Initialisms such as "U.S." or "U.K." and single initials such as "J."

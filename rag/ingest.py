@@ -153,7 +153,9 @@ def ingest(
         chunks: list[Chunk] = []
         for document in to_add:
             chunks.extend(chunk_document(document, settings.chunk_size, settings.chunk_overlap))
-        embedder = embedder or Embedder(settings.embedder, settings.embed_batch_size)
+        embedder = embedder or Embedder(
+            settings.embedder, settings.embed_batch_size, cache=settings.model_cache
+        )
         if chunks:
             embedder.warm_up()  # model loading is not embedding time
         t0 = time.perf_counter()

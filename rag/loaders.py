@@ -20,9 +20,10 @@ import yaml
 
 from rag.types import Document
 
-# Part of every document's content hash: when the text extraction changes, the
-# next incremental ingest re-reads every file instead of keeping stale chunks.
-LOADER_VERSION = 2
+# Part of every document's content hash: when text extraction or sentence
+# splitting changes, the next incremental ingest re-reads every file instead of
+# keeping stale chunks.
+LOADER_VERSION = 3
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
 MAX_FILE_BYTES = 100 * 1024 * 1024

@@ -191,7 +191,9 @@ class RagPipeline:
         store: IndexStore | None = None,
     ):
         self.settings = settings or Settings.from_env()
-        self.embedder = embedder or Embedder(self.settings.embedder, self.settings.embed_batch_size)
+        self.embedder = embedder or Embedder(
+            self.settings.embedder, self.settings.embed_batch_size, cache=self.settings.model_cache
+        )
         self._generator = generator
         self._store = store
         self._retriever: DenseRetriever | None = None
@@ -276,7 +278,8 @@ class RagPipeline:
         t0 = time.perf_counter()
         pool = max(settings.context_pool, settings.top_k) if settings.context_chars else 0
         candidates = self.retrieve(query, pool or settings.top_k)
-        best = candidates[0].score if candidates else 0.0
+        # Hybrid ranks by fused score: the gate uses the best cosine among candidates.
+        best = max((h.score for h in candidates), default=0.0)
         if not candidates or best < settings.refusal_threshold:
             timings["retrieve_ms"] = round((time.perf_counter() - t0) * 1000, 1)
             reason = (

@@ -151,6 +151,10 @@ def test_overlong_sentence_is_cut_at_spaces():
         ),
         ("President Joseph R. Biden, Jr. spoke.", ["President Joseph R. Biden, Jr. spoke."]),
         ("Line one\nLine two without a period", ["Line one", "Line two without a period"]),
+        (
+            "The Japan-ROK-U.S. Trilateral Secretariat opened. It is new.",
+            ["The Japan-ROK-U.S. Trilateral Secretariat opened.", "It is new."],
+        ),
     ],
 )
 def test_sentence_spans_handle_abbreviations(text, expected):
