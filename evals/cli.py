@@ -112,6 +112,14 @@ def eval_command(
             help="Only retrieval metrics and latency; no generator is loaded",
         ),
     ] = False,
+    resume: Annotated[
+        Path | None,
+        typer.Option(
+            "--resume",
+            help="Report directory of an earlier run of this set and settings: reuse its "
+            "answers and scores, ask only the questions it lacks (e.g. --limit 150 -> 300)",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars")] = False,
 ) -> None:
     """Evaluate retrieval, answers, citations, refusals and cost on a question set."""
@@ -124,6 +132,8 @@ def eval_command(
 
     if retrieval_only and baseline:
         _fail("--retrieval-only evaluates our retriever alone; drop --baseline", 2)
+    if retrieval_only and resume:
+        _fail("--resume reuses answers; a --retrieval-only run is quick to redo in full", 2)
     overrides = _load_config(config)
     shortcuts = {"model": model, "top_k": k, "embedder": embedder, "retrieval": retrieval}
     overrides.update({key: v for key, v in shortcuts.items() if v is not None})
@@ -149,6 +159,7 @@ def eval_command(
             "--split": None if split == "all" else split,
             "--config": config, "--out": out, "--data-dir": data_dir, "--corpus": corpus,
             "--model": model, "--k": k, "--embedder": embedder, "--retrieval": retrieval,
+            "--resume": resume,
         }  # fmt: skip
         command = "rag eval " + " ".join(
             f"{flag} {shlex.quote(str(v))}" for flag, v in given.items() if v is not None
@@ -187,6 +198,7 @@ def eval_command(
                 progress=not quiet,
                 command=command,
                 log=log,
+                resume=resume,
             )
     except (IndexStoreError, ModelError, EmbedderError, EvalSetError) as exc:
         _fail(str(exc))

@@ -394,6 +394,22 @@ def make_plots(out_dir: Path, summaries: dict, records: dict, k: int) -> list[tu
 # -- documents ---------------------------------------------------------------------------
 
 
+def _resumed_info(meta: dict) -> list[tuple[str, str]]:
+    """The earlier run whose answers this one reused (``rag eval --resume``), if any."""
+    src = meta.get("resumed_from")
+    if not src:
+        return []
+    fresh = meta["questions"] - (src.get("questions") or 0)
+    return [
+        (
+            "Resumed from",
+            f"{src.get('questions')} question(s) answered and scored by `{src.get('command')}` "
+            f"({src.get('date')}, git {src.get('git_commit')}); the other {fresh} by this run "
+            f"(git {meta['git_commit'] or 'unknown'}). Records carry `resumed: true` when reused.",
+        )
+    ]
+
+
 def _run_info(meta: dict) -> list[tuple[str, str]]:
     m = meta["machine"]
     sample = (
@@ -422,6 +438,7 @@ def _run_info(meta: dict) -> list[tuple[str, str]]:
         ),  # fmt: skip
         ("Machine", f"{m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB RAM, {m['platform']}"),
         ("Code", f"git {meta['git_commit'] or 'unknown'}"),
+        *_resumed_info(meta),
         (
             "Runtime",
             ", ".join(f"{k.removesuffix('_s')} {v:.0f} s" for k, v in meta["runtime_s"].items()),

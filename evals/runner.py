@@ -113,19 +113,35 @@ def follow_up_scores(q, query: str) -> dict:
 
 
 def answer_all(
-    systems: list[System], evalset: EvalSet, progress: bool = True
+    systems: list[System],
+    evalset: EvalSet,
+    progress: bool = True,
+    previous: dict[tuple[str, str], dict] | None = None,
 ) -> dict[str, list[dict]]:
     """Answer every question with every system; return records per system (unjudged).
 
     The systems take turns question by question, so a busy machine slows both alike.
+    A question whose records for every system are in ``previous`` (see
+    ``load_previous``) is not asked again: its records are reused as they were scored.
     """
-    for system in systems:
-        system.warm_up()
-        system.prime()
-    records: dict[str, list[dict]] = {s.name: [] for s in systems}
-    names = " + ".join(s.name for s in systems)
-    bar = tqdm(evalset.questions, desc=f"answering ({names})", unit="q", disable=not progress)
+    previous = previous or {}
+    names = [s.name for s in systems]
+    reused = {q.id for q in evalset.questions if all((n, q.id) in previous for n in names)}
+    if len(reused) < len(evalset.questions):
+        for system in systems:
+            system.warm_up()
+            system.prime()
+    records: dict[str, list[dict]] = {n: [] for n in names}
+    bar = tqdm(
+        evalset.questions, desc=f"answering ({' + '.join(names)})", unit="q", disable=not progress
+    )
     for q in bar:
+        if q.id in reused:
+            for name in names:
+                record = dict(previous[(name, q.id)], resumed=True)
+                record["_gold_labels"] = [g.label for g in q.gold] if q.answerable else []
+                records[name].append(record)
+            continue
         for system in systems:
             records[system.name].append(answer_one(system, q))
         LOAD_SAMPLES.append(os.getloadavg()[0])
@@ -133,6 +149,67 @@ def answer_all(
             {f"{name} refused": sum(r["refused"] for r in recs) for name, recs in records.items()}
         )
     return records
+
+
+# Settings that change speed, not answers: a resumed run may differ in them.
+PERFORMANCE_SETTINGS = frozenset({"n_threads", "n_batch", "embed_batch_size"})
+
+
+def load_previous(
+    path: Path, evalset: EvalSet, settings: dict, systems: list[str], judge: bool
+) -> tuple[dict[tuple[str, str], dict], dict]:
+    """Records of an earlier run (its report directory) to reuse, keyed by (system, id).
+
+    The earlier run must be of the same set with the same answer-affecting settings,
+    the same systems and the same judging; otherwise its scores would not be
+    comparable and an ``EvalSetError`` says which setting differs. Only questions of
+    the current sample are kept (a ``--limit 150`` run extends to ``--limit 300``:
+    the fixed-seed sample of 300 starts with the 150).
+    """
+    from evals.sets import EvalSetError
+
+    path = Path(path)
+    summary_path, results_path = path / "summary.json", path / "results.jsonl"
+    if not summary_path.is_file() or not results_path.is_file():
+        raise EvalSetError(f"--resume {path}: no summary.json and results.jsonl there")
+    import json
+
+    meta = json.loads(summary_path.read_text(encoding="utf-8"))["meta"]
+    if meta.get("mode") == "retrieval-only":
+        raise EvalSetError(f"--resume {path}: a retrieval-only run has no answers to reuse")
+    if meta["set"] != evalset.name:
+        raise EvalSetError(f"--resume {path}: it ran set '{meta['set']}', not '{evalset.name}'")
+    if meta.get("seed", 0) != evalset.seed or meta.get("split") != evalset.split:
+        raise EvalSetError(f"--resume {path}: it used another --seed or --split")
+    before = meta["settings"]
+    changed = sorted(
+        key
+        for key in set(before) | set(settings)
+        if key not in PERFORMANCE_SETTINGS and before.get(key) != settings.get(key)
+    )
+    if changed:
+        diffs = ", ".join(f"{k}: {before.get(k)!r} -> {settings.get(k)!r}" for k in changed)
+        raise EvalSetError(f"--resume {path}: settings differ ({diffs})")
+    missing = sorted(set(systems) - set(meta["systems"]))
+    if missing:
+        raise EvalSetError(f"--resume {path}: it did not run {', '.join(missing)}")
+    if judge and not meta["judge"]["llm_enabled"]:
+        raise EvalSetError(f"--resume {path}: it ran without the LLM judge; add --no-judge")
+    wanted = {q.id for q in evalset.questions}
+    records = {}
+    for line in results_path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            if row["system"] in systems and row["id"] in wanted:
+                row.pop("resumed", None)
+                records[(row["system"], row["id"])] = row
+    source = {
+        "path": _rel(path),
+        "git_commit": meta.get("git_commit"),
+        "date": meta.get("date"),
+        "command": meta.get("command"),
+    }
+    return records, source
 
 
 def add_retrieval_metrics(records: list[dict], k: int, cutoffs: tuple[int, ...] = ()) -> None:
@@ -200,7 +277,8 @@ def add_citation_metrics(
 ) -> None:
     """ALCE citation recall/precision per record for each judge (``_lex`` / ``_llm`` columns)."""
     suffix = {"lexical": "lex", "llm": "llm"}
-    for r in tqdm(records, desc=desc, unit="q", disable=not progress):
+    fresh = [r for r in records if not r.get("resumed")]  # reused records keep their scores
+    for r in tqdm(fresh, desc=desc, unit="q", disable=not progress):
         sentences = [(s["text"], s["citations"]) for s in r["sentences"]]
         if not r["refused"]:
             # single-passage checks are always needed; passage-major order reuses the KV cache
@@ -288,8 +366,13 @@ def run_eval(
     progress: bool = True,
     command: str = "",
     log=print,
+    resume: Path | None = None,
 ) -> dict:
-    """Run ``evalset`` through our pipeline (and the baseline), write the report to ``out_dir``."""
+    """Run ``evalset`` through our pipeline (and the baseline), write the report to ``out_dir``.
+
+    ``resume``: an earlier run's report directory whose answers are reused for the
+    questions it already asked (see ``load_previous``).
+    """
     from rag.pipeline import RagPipeline
 
     started = time.perf_counter()
@@ -302,6 +385,17 @@ def run_eval(
     eval_settings, ingest_report = ensure_index(evalset, settings, progress=progress)
     phases["index_s"] = round(time.perf_counter() - t0, 1)
     log(f"index: {eval_settings.index_dir} ({ingest_report.total_chunks} chunks)")
+
+    run_settings = {
+        key: value
+        for key, value in eval_settings.to_dict().items()
+        if key not in ("model_cache", "corpus_dir", "index_dir")
+    }
+    previous, resumed_from = {}, None
+    if resume is not None:
+        names = ["ours", "baseline"] if baseline else ["ours"]
+        previous, resumed_from = load_previous(resume, evalset, run_settings, names, judge)
+        log(f"reusing {len(previous)} answer(s) from {resume}")
 
     pipe = RagPipeline(eval_settings)
     systems: list[System] = [OursSystem(pipe)]
@@ -318,14 +412,17 @@ def run_eval(
         systems.append(base)
     t0 = time.perf_counter()
     LOAD_SAMPLES.clear()
-    records = answer_all(systems, evalset, progress)
+    records = answer_all(systems, evalset, progress, previous)
+    if resumed_from is not None:
+        resumed_from["questions"] = sum(bool(r.get("resumed")) for r in records["ours"])
     load = {
         "mean": round(sum(LOAD_SAMPLES) / len(LOAD_SAMPLES), 2) if LOAD_SAMPLES else None,
         "max": round(max(LOAD_SAMPLES), 2) if LOAD_SAMPLES else None,
     }
     phases["answer_s"] = round(time.perf_counter() - t0, 1)
     for name, recs in records.items():
-        phases[f"{name}_answer_s"] = round(sum(r["timings"]["total_s"] for r in recs), 1)
+        fresh = [r for r in recs if not r.get("resumed")]
+        phases[f"{name}_answer_s"] = round(sum(r["timings"]["total_s"] for r in fresh), 1)
     missing = unreachable_golds(evalset, pipe.store)
     baseline_info = None
     if base is not None:
@@ -367,14 +464,11 @@ def run_eval(
         "index_chunks": ingest_report.total_chunks,
         "model": pipe.model_name,
         "top_k": k,
-        "settings": {
-            key: value
-            for key, value in eval_settings.to_dict().items()
-            if key not in ("model_cache", "corpus_dir", "index_dir")
-        },
+        "settings": run_settings,
         "command": command,
         "date": now.isoformat(timespec="seconds"),
         "git_commit": commit,
+        "resumed_from": resumed_from,
         "machine": {**machine_info(), "load_while_answering": load},
         "runtime_s": phases,
         "systems": list(records),

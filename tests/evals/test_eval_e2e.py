@@ -174,3 +174,46 @@ def test_rag_eval_followups_tiny(
     assert ours > base
     md = (out / "report.md").read_text()
     assert "Follow-ups: search queries" in md and "Query keyword recall" in md
+
+
+def test_rag_eval_resume_reuses_earlier_answers(
+    tiny_eval_set: Path, tiny_model_path: Path, model_cache: Path, tmp_path: Path, monkeypatch
+):
+    """`--resume DIR` extends a --limit 2 run to all 4 questions: the 2 it has are reused
+    with their scores, only the other 2 are asked; a run with other settings is refused."""
+    from rag.cli import app
+
+    monkeypatch.setenv("RAG_EVAL_CACHE", str(tmp_path / "cache"))
+    config = tmp_path / "eval.yaml"
+    config.write_text(
+        f"model: smollm2-135m\nmax_tokens: 24\nn_threads: 2\nmodel_cache: {model_cache}\n",
+        encoding="utf-8",
+    )
+    base_args = ["eval", "--set", str(tiny_eval_set), "--no-judge", "--config", str(config), "-q"]
+    first, second = tmp_path / "first", tmp_path / "second"
+    result = CliRunner().invoke(app, [*base_args, "--limit", "2", "--out", str(first)])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    earlier = {
+        json.loads(line)["id"]: json.loads(line) for line in (first / "results.jsonl").open()
+    }
+    assert len(earlier) == 2
+
+    result = CliRunner().invoke(app, [*base_args, "--resume", str(first), "--out", str(second)])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    rows = [json.loads(line) for line in (second / "results.jsonl").open()]
+    assert len(rows) == 4
+    reused = [r for r in rows if r.get("resumed")]
+    assert {r["id"] for r in reused} == set(earlier)
+    for r in reused:  # kept exactly as scored the first time
+        assert r["answer"] == earlier[r["id"]]["answer"]
+        assert r["timings"] == earlier[r["id"]]["timings"]
+    meta = json.loads((second / "summary.json").read_text())["meta"]
+    assert meta["resumed_from"]["questions"] == 2 and "--limit 2" in meta["resumed_from"]["command"]
+    assert "Resumed from" in (second / "report.md").read_text()
+
+    result = CliRunner().invoke(
+        app, [*base_args, "--k", "3", "--resume", str(first), "--out", str(tmp_path / "x")]
+    )
+    assert result.exit_code == 1
+    output = " ".join(result.output.split())
+    assert "settings differ (top_k: 4 -> 3)" in output
