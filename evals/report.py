@@ -410,22 +410,27 @@ def _resumed_info(meta: dict) -> list[tuple[str, str]]:
     ]
 
 
-def _run_info(meta: dict) -> list[tuple[str, str]]:
-    m = meta["machine"]
+def _questions_info(meta: dict) -> tuple[str, str]:
+    """How many questions ran, and how they were sampled from the set."""
     sample = (
         f"{meta['questions']} of {meta['set_size']} (fixed-seed sample, --limit {meta['limit']}, "
         f"--seed {meta['seed']})"
         if meta["questions"] < meta["set_size"]
         else f"all {meta['questions']}"
     )
+    return (
+        "Questions",
+        f"{sample}; {meta['answerable']} answerable, {meta['unanswerable']} unanswerable",
+    )
+
+
+def _run_info(meta: dict) -> list[tuple[str, str]]:
+    m = meta["machine"]
     return [
         ("Command", f"`{meta['command']}`" if meta["command"] else "(library call)"),
         ("Date", meta["date"]),
         ("Set", f"{meta['set']}: {meta['description']}"),
-        (
-            "Questions",
-            f"{sample}; {meta['answerable']} answerable, {meta['unanswerable']} unanswerable",
-        ),
+        _questions_info(meta),
         (
             "Corpus / index",
             f"{meta['corpus_dir']} → {meta['index_dir']} ({meta['index_chunks']} chunks)",
@@ -632,21 +637,12 @@ def retrieval_miss_table(records: list[dict], k: int, limit: int | None = None):
 
 def _retrieval_run_info(meta: dict) -> list[tuple[str, str]]:
     m = meta["machine"]
-    sample = (
-        f"{meta['questions']} of {meta['set_size']} (fixed-seed sample, --limit {meta['limit']}, "
-        f"--seed {meta['seed']})"
-        if meta["questions"] < meta["set_size"]
-        else f"all {meta['questions']}"
-    )
     return [
         ("Command", f"`{meta['command']}`" if meta["command"] else "(library call)"),
         ("Date", meta["date"]),
         ("Mode", "retrieval only: no generator loaded, no answers, no citation or refusal scoring"),
         ("Set", f"{meta['set']}: {meta['description']}"),
-        (
-            "Questions",
-            f"{sample}; {meta['answerable']} answerable, {meta['unanswerable']} unanswerable",
-        ),
+        _questions_info(meta),
         (
             "Corpus / index",
             f"{meta['corpus_dir']} → {meta['index_dir']} ({meta['index_chunks']} chunks, "

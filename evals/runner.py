@@ -386,11 +386,7 @@ def run_eval(
     phases["index_s"] = round(time.perf_counter() - t0, 1)
     log(f"index: {eval_settings.index_dir} ({ingest_report.total_chunks} chunks)")
 
-    run_settings = {
-        key: value
-        for key, value in eval_settings.to_dict().items()
-        if key not in ("model_cache", "corpus_dir", "index_dir")
-    }
+    run_settings = reported_settings(eval_settings)
     previous, resumed_from = {}, None
     if resume is not None:
         names = ["ours", "baseline"] if baseline else ["ours"]
@@ -415,10 +411,7 @@ def run_eval(
     records = answer_all(systems, evalset, progress, previous)
     if resumed_from is not None:
         resumed_from["questions"] = sum(bool(r.get("resumed")) for r in records["ours"])
-    load = {
-        "mean": round(sum(LOAD_SAMPLES) / len(LOAD_SAMPLES), 2) if LOAD_SAMPLES else None,
-        "max": round(max(LOAD_SAMPLES), 2) if LOAD_SAMPLES else None,
-    }
+    load = load_stats()
     phases["answer_s"] = round(time.perf_counter() - t0, 1)
     for name, recs in records.items():
         fresh = [r for r in recs if not r.get("resumed")]
@@ -450,18 +443,7 @@ def run_eval(
     summaries = {name: summarize(recs, k) for name, recs in records.items()}
     phases["total_s"] = round(time.perf_counter() - started, 1)
     meta = {
-        "set": evalset.name,
-        "description": evalset.description,
-        "questions": len(evalset.questions),
-        "answerable": len(evalset.answerable),
-        "unanswerable": len(evalset.unanswerable),
-        "set_size": evalset.total,
-        "limit": evalset.limit,
-        "seed": evalset.seed,
-        "split": evalset.split,
-        "corpus_dir": _rel(evalset.corpus_dir),
-        "index_dir": _rel(eval_settings.index_dir),
-        "index_chunks": ingest_report.total_chunks,
+        **set_meta(evalset, eval_settings, ingest_report),
         "model": pipe.model_name,
         "top_k": k,
         "settings": run_settings,
@@ -540,38 +522,20 @@ def run_retrieval_eval(
         records.append(retrieve_one(pipe, q, k))
         LOAD_SAMPLES.append(os.getloadavg()[0])
     phases["retrieve_s"] = round(time.perf_counter() - t0, 1)
-    load = {
-        "mean": round(sum(LOAD_SAMPLES) / len(LOAD_SAMPLES), 2) if LOAD_SAMPLES else None,
-        "max": round(max(LOAD_SAMPLES), 2) if LOAD_SAMPLES else None,
-    }
+    load = load_stats()
     add_retrieval_metrics(records, k, RETRIEVAL_CUTOFFS)
     missing = unreachable_golds(evalset, pipe.store)
     summaries = {"ours": summarize_retrieval(records, k, eval_settings.refusal_threshold)}
     phases["total_s"] = round(time.perf_counter() - started, 1)
     meta = {
         "mode": "retrieval-only",
-        "set": evalset.name,
-        "description": evalset.description,
-        "questions": len(evalset.questions),
-        "answerable": len(evalset.answerable),
-        "unanswerable": len(evalset.unanswerable),
-        "set_size": evalset.total,
-        "limit": evalset.limit,
-        "seed": evalset.seed,
-        "split": evalset.split,
-        "corpus_dir": _rel(evalset.corpus_dir),
-        "index_dir": _rel(eval_settings.index_dir),
-        "index_chunks": ingest_report.total_chunks,
+        **set_meta(evalset, eval_settings, ingest_report),
         "index_type": pipe.store.manifest.index_type,
         "model": None,
         "embedder": eval_settings.embedder,
         "retrieval": eval_settings.retrieval,
         "top_k": k,
-        "settings": {
-            key: value
-            for key, value in eval_settings.to_dict().items()
-            if key not in ("model_cache", "corpus_dir", "index_dir")
-        },
+        "settings": reported_settings(eval_settings),
         "command": command,
         "date": now.isoformat(timespec="seconds"),
         "git_commit": commit,
@@ -586,6 +550,40 @@ def run_retrieval_eval(
 
     write_report(out_dir, meta, summaries, {"ours": records})
     return {"meta": meta, "systems": summaries}
+
+
+def load_stats() -> dict:
+    """Mean and max of the load average sampled while the questions ran."""
+    if not LOAD_SAMPLES:
+        return {"mean": None, "max": None}
+    return {
+        "mean": round(sum(LOAD_SAMPLES) / len(LOAD_SAMPLES), 2),
+        "max": round(max(LOAD_SAMPLES), 2),
+    }
+
+
+def reported_settings(settings) -> dict:
+    """The settings a report records (machine-specific paths left out)."""
+    skip = ("model_cache", "corpus_dir", "index_dir")
+    return {key: value for key, value in settings.to_dict().items() if key not in skip}
+
+
+def set_meta(evalset: EvalSet, eval_settings, ingest_report) -> dict:
+    """What was asked, over which corpus and index: the part every report shares."""
+    return {
+        "set": evalset.name,
+        "description": evalset.description,
+        "questions": len(evalset.questions),
+        "answerable": len(evalset.answerable),
+        "unanswerable": len(evalset.unanswerable),
+        "set_size": evalset.total,
+        "limit": evalset.limit,
+        "seed": evalset.seed,
+        "split": evalset.split,
+        "corpus_dir": _rel(evalset.corpus_dir),
+        "index_dir": _rel(eval_settings.index_dir),
+        "index_chunks": ingest_report.total_chunks,
+    }
 
 
 def _rel(path: Path) -> str:

