@@ -59,8 +59,8 @@ def baseline_refused(text: str) -> bool:
 def _langchain_embeddings_class():
     from langchain_core.embeddings import Embeddings
 
-    class MiniLMEmbeddings(Embeddings):
-        """all-MiniLM-L6-v2 (sentence-transformers) as LangChain Embeddings; unit vectors."""
+    class SentenceTransformerEmbeddings(Embeddings):
+        """A sentence-transformers model directory as LangChain Embeddings; unit vectors."""
 
         def __init__(self, model_dir: str, batch_size: int = 32):
             from sentence_transformers import SentenceTransformer
@@ -80,7 +80,7 @@ def _langchain_embeddings_class():
         def embed_query(self, text: str) -> list[float]:
             return self.embed_documents([text])[0]
 
-    return MiniLMEmbeddings
+    return SentenceTransformerEmbeddings
 
 
 class LangChainBaseline:
@@ -131,6 +131,8 @@ class LangChainBaseline:
                 return vectors
         from tqdm import tqdm
 
+        from rag.embeddings import EMBEDDERS
+
         parts = []
         step = 128
         for i in tqdm(
@@ -139,7 +141,8 @@ class LangChainBaseline:
             parts.append(
                 np.asarray(embeddings.embed_documents(texts[i : i + step]), dtype=np.float32)
             )
-        vectors = np.concatenate(parts) if parts else np.zeros((0, 384), dtype=np.float32)
+        dim = EMBEDDERS[self.settings.embedder].dim
+        vectors = np.concatenate(parts) if parts else np.zeros((0, dim), dtype=np.float32)
         if path:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(path.stem + ".tmp.npy")

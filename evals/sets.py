@@ -494,6 +494,8 @@ def corpus_fingerprint(corpus_dir: Path, settings) -> str:
 
     digest = hashlib.sha256()
     shape = [settings.embedder, chunking_settings(settings), LOADER_VERSION]
+    if settings.index_type != "auto":  # "auto" keeps the hashes of existing caches
+        shape.append(settings.index_type)
     digest.update(json.dumps(shape).encode())
     files = [p for p in discover_files([corpus_dir]) if isinstance(p, Path)]
     for path in sorted(files, key=lambda p: p.relative_to(corpus_dir).as_posix()):
