@@ -72,6 +72,9 @@ class Settings:
     candidates: int = 20  # per ranking, before fusion
     dense_weight: float = 1.0
     bm25_weight: float = 1.5
+    # Maximal marginal relevance over the candidates: 1.0 = off (pure relevance),
+    # lower values trade relevance for passages unlike those already picked.
+    mmr_lambda: float = 1.0
     # Tight context (rag/context.py): the best sentences of the top `context_pool`
     # chunks, at most `context_chars` characters over at most `top_k` passages.
     # context_chars = 0 gives the model whole passages (the top_k best chunks).
@@ -120,6 +123,8 @@ class Settings:
             raise ValueError(f"retrieval must be 'dense' or 'hybrid', got {self.retrieval!r}")
         if self.top_k < 1:
             raise ValueError(f"top_k must be >= 1, got {self.top_k}")
+        if not 0.0 <= self.mmr_lambda <= 1.0:
+            raise ValueError(f"mmr_lambda must be in [0, 1], got {self.mmr_lambda}")
         if self.context_chars < 0:
             raise ValueError(f"context_chars must be >= 0, got {self.context_chars}")
         if not 0.0 <= self.temperature <= 2.0:

@@ -4,20 +4,57 @@
 fuses the dense ranking with BM25 keyword ranking by weighted reciprocal rank
 fusion (RRF), which rescues exact names and numbers that embeddings blur.
 Hit scores stay cosine similarities in both, so the refusal threshold means
-the same thing whichever retriever is used.
+the same thing whichever retriever is used. Either can re-rank its candidates by
+maximal marginal relevance (MMR, ``mmr_lambda`` < 1) so that near-duplicate
+passages do not crowd out a second source.
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 from rag.embeddings import Embedder
 from rag.store import IndexStore
 from rag.types import Hit
 
 
+def maximal_marginal_relevance(
+    relevance: np.ndarray, vectors: np.ndarray, k: int, lambda_: float
+) -> list[int]:
+    """Indices of ``k`` items chosen greedily by MMR (Carbonell & Goldstein, 1998).
+
+    Each step takes the item maximizing ``lambda_ * relevance - (1 - lambda_) *
+    max cosine to the items already taken``; ``relevance`` is divided by its
+    maximum first so the two terms are comparable (the best item scores 1). ``lambda_ = 1`` keeps the given order.
+    """
+    n = len(relevance)
+    if n == 0 or k <= 0:
+        return []
+    rel = np.asarray(relevance, dtype=np.float64)
+    rel = rel - min(0.0, rel.min())  # non-negative; cosines may be below 0
+    rel = rel / rel.max() if rel.max() > 0 else np.ones(n)
+    sims = vectors @ vectors.T
+    chosen = [int(np.argmax(rel))]
+    redundancy = sims[chosen[0]].astype(np.float64)
+    while len(chosen) < min(k, n):
+        score = lambda_ * rel - (1.0 - lambda_) * redundancy
+        score[chosen] = -np.inf
+        best = int(np.argmax(score))
+        chosen.append(best)
+        redundancy = np.maximum(redundancy, sims[best])
+    return chosen
+
+
 class DenseRetriever:
     """Top-k passages by cosine similarity of embeddings (FAISS inner product)."""
 
-    def __init__(self, store: IndexStore, embedder: Embedder):
+    def __init__(
+        self,
+        store: IndexStore,
+        embedder: Embedder,
+        mmr_lambda: float = 1.0,
+        candidates: int = 20,
+    ):
         if store.manifest.embedder != embedder.name:
             raise ValueError(
                 f"index was built with embedder {store.manifest.embedder}, "
@@ -25,11 +62,35 @@ class DenseRetriever:
             )
         self.store = store
         self.embedder = embedder
+        self.mmr_lambda = mmr_lambda
+        self.candidates = candidates
 
     def search(self, query: str, k: int = 4) -> list[Hit]:
         vector = self.embedder.encode_query(query)
-        pairs = self.store.search(vector, k)
-        return [Hit(chunk, score, rank) for rank, (chunk, score) in enumerate(pairs, start=1)]
+        if self.mmr_lambda >= 1.0:
+            pairs = self.store.search(vector, k)
+            return [Hit(chunk, score, rank) for rank, (chunk, score) in enumerate(pairs, start=1)]
+        if len(self.store) == 0:
+            return []
+        scores, ids = self.store.index.search(vector.reshape(1, -1), max(self.candidates, k))
+        pairs = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i != -1]
+        ranked = self._diversify([fid for fid, _ in pairs], [s for _, s in pairs], k)
+        return self._hits(ranked, dict(pairs))
+
+    def _diversify(self, fids: list[int], relevance: list[float], k: int) -> list[int]:
+        """The top ``k`` of ``fids`` (best first), re-ranked by MMR when it is on."""
+        if self.mmr_lambda >= 1.0 or len(fids) <= 1:
+            return fids[:k]
+        vectors = self.store.vectors_by_fid(fids)
+        order = maximal_marginal_relevance(np.asarray(relevance), vectors, k, self.mmr_lambda)
+        return [fids[i] for i in order]
+
+    def _hits(self, fids: list[int], cosine: dict[int, float]) -> list[Hit]:
+        chunks = self.store.chunks_by_fid(fids)
+        return [
+            Hit(chunks[fid], cosine[fid], rank)
+            for rank, fid in enumerate((f for f in fids if f in chunks), start=1)
+        ]
 
 
 def reciprocal_rank_fusion(
@@ -54,11 +115,11 @@ class HybridRetriever(DenseRetriever):
         bm25_weight: float = 1.0,
         candidates: int = 20,
         rrf_k: int = 60,
+        mmr_lambda: float = 1.0,
     ):
-        super().__init__(store, embedder)
+        super().__init__(store, embedder, mmr_lambda=mmr_lambda, candidates=candidates)
         self.dense_weight = dense_weight
         self.bm25_weight = bm25_weight
-        self.candidates = candidates
         self.rrf_k = rrf_k
 
     def search(self, query: str, k: int = 4) -> list[Hit]:
@@ -72,18 +133,13 @@ class HybridRetriever(DenseRetriever):
         sparse = [fid for fid, _ in self.store.bm25.search(query, n)]
         fused = reciprocal_rank_fusion(
             [dense, sparse], [self.dense_weight, self.bm25_weight], self.rrf_k
-        )[:k]
-        top = [fid for fid, _ in fused]
+        )
+        top = self._diversify([fid for fid, _ in fused], [score for _, score in fused], k)
         missing = [fid for fid in top if fid not in cosine]
         if missing:
             vectors = self.store.vectors_by_fid(missing)
             cosine.update(zip(missing, (vectors @ vector).tolist(), strict=True))
-        chunks = self.store.chunks_by_fid(top)
-        return [
-            Hit(chunks[fid], cosine[fid], rank)
-            for rank, fid in enumerate(top, start=1)
-            if fid in chunks
-        ]
+        return self._hits(top, cosine)
 
 
 def make_retriever(store: IndexStore, embedder: Embedder, settings) -> DenseRetriever:
@@ -95,7 +151,10 @@ def make_retriever(store: IndexStore, embedder: Embedder, settings) -> DenseRetr
             dense_weight=settings.dense_weight,
             bm25_weight=settings.bm25_weight,
             candidates=settings.candidates,
+            mmr_lambda=settings.mmr_lambda,
         )
     if settings.retrieval != "dense":
         raise ValueError(f"retrieval must be 'dense' or 'hybrid', got {settings.retrieval!r}")
-    return DenseRetriever(store, embedder)
+    return DenseRetriever(
+        store, embedder, mmr_lambda=settings.mmr_lambda, candidates=settings.candidates
+    )

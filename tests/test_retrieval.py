@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import rag.retrieval as retrieval
@@ -61,3 +62,44 @@ def test_offtopic_question_scores_low(fixture_store, embedder):
         "What is the melting point of tungsten in kelvin?", k=1
     )
     assert hits[0].score < 0.30  # below the default refusal threshold
+
+
+def test_mmr_prefers_a_different_item_over_a_near_duplicate():
+    from rag.retrieval import maximal_marginal_relevance
+
+    a = np.array([1.0, 0.0])
+    near_a = np.array([0.995, 0.0999])
+    b = np.array([0.6, 0.8])
+    vectors = np.vstack([a, near_a, b]).astype(np.float32)
+    relevance = np.array([0.9, 0.88, 0.7])
+    assert maximal_marginal_relevance(relevance, vectors, 3, 1.0) == [0, 1, 2]
+    assert maximal_marginal_relevance(relevance, vectors, 2, 0.5) == [0, 2]
+    assert maximal_marginal_relevance(relevance, vectors, 5, 0.5) == [0, 2, 1]  # k > n
+    assert maximal_marginal_relevance(np.array([]), vectors[:0], 3, 0.5) == []
+    assert maximal_marginal_relevance(np.array([0.5, 0.5]), vectors[:2], 1, 0.7) == [0]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_mmr_retrieval_keeps_the_best_passage_and_spreads_the_rest(
+    fixture_store, embedder, fixture_settings, mode
+):
+    """With MMR on, the best passage stays first, scores stay cosines, and the k hits
+    come from at least as many documents as without it."""
+    query = QUERIES[0][0]
+    plain = make(mode, fixture_store, embedder, fixture_settings).search(query, k=4)
+    settings = fixture_settings.replace(retrieval=mode, mmr_lambda=0.3)
+    diverse = retrieval.make_retriever(fixture_store, embedder, settings).search(query, k=4)
+    assert diverse[0].chunk.chunk_id == plain[0].chunk.chunk_id
+    assert [h.rank for h in diverse] == [1, 2, 3, 4]
+    assert len({h.chunk.chunk_id for h in diverse}) == 4
+    by_id = {h.chunk.chunk_id: h.score for h in plain}
+    for h in diverse:  # the hit score is the cosine, whatever the order
+        assert h.score == pytest.approx(by_id.get(h.chunk.chunk_id, h.score), abs=1e-5)
+        assert -1.0 <= h.score <= 1.0 + 1e-6
+    sources = lambda hits: len({h.chunk.source for h in hits})  # noqa: E731
+    assert sources(diverse) >= sources(plain)
+
+
+def test_mmr_lambda_is_validated(fixture_settings):
+    with pytest.raises(ValueError, match="mmr_lambda"):
+        fixture_settings.replace(mmr_lambda=1.5)
