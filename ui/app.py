@@ -116,6 +116,8 @@ class ChatUI:
         model: str | None = None,
         temperature: float | None = None,
         threshold: float | None = None,
+        context_chars: float | None = None,
+        drop_unsupported: bool | None = None,
     ) -> Iterator[tuple]:
         """Stream an answer: yields (textbox, chat, session, sources, banner) updates."""
         question = message_text(message).strip()
@@ -144,7 +146,9 @@ class ChatUI:
             return
         yield show(render_streaming(""))
         try:
-            pipe = self.engine.pipeline(top_k, model, temperature, threshold)
+            pipe = self.engine.pipeline(
+                top_k, model, temperature, threshold, context_chars, drop_unsupported
+            )
             turns = [Turn(t["question"], t.get("search_query")) for t in session["turns"]]
             if turns and needs_context(question):
                 yield show(render_streaming("", "Reading the follow-up in context…"))
@@ -404,9 +408,20 @@ def build_app(
                             0.0, 0.9, value=s.refusal_threshold, step=0.01,
                             label="Refusal threshold (best passage score needed to answer)",
                         )  # fmt: skip
+                        context_chars = gr.Slider(
+                            0, 4000, value=s.context_chars, step=100,
+                            label="Context budget (characters of the best sentences; "
+                            "0 = whole passages)",
+                        )  # fmt: skip
+                        drop_unsupported = gr.Checkbox(
+                            value=s.drop_unsupported,
+                            label="Hide answer sentences no passage supports "
+                            "(otherwise they are shown, marked unsupported)",
+                        )
                         reset = gr.Button("Reset to defaults", size="sm")
 
-        chat_inputs = [textbox, chatbot, session, top_k, model, temperature, threshold]
+        options = [top_k, model, temperature, threshold, context_chars, drop_unsupported]
+        chat_inputs = [textbox, chatbot, session, *options]
         chat_outputs = [textbox, chatbot, session, sources, banner]
         for trigger in (textbox.submit, send.click):
             trigger(
@@ -450,8 +465,9 @@ def build_app(
             "? source : null",
         )  # fmt: skip
         reset.click(
-            lambda: (s.top_k, s.model, s.temperature, s.refusal_threshold), None,
-            [top_k, model, temperature, threshold], concurrency_limit=None,
+            lambda: (s.top_k, s.model, s.temperature, s.refusal_threshold, s.context_chars,
+                     s.drop_unsupported),
+            None, options, concurrency_limit=None,
         )  # fmt: skip
         demo.load(ui.status, None, [banner, docs_html, to_delete], concurrency_limit=None)
     demo.rag_engine = engine  # type: ignore[attr-defined]

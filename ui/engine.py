@@ -155,6 +155,8 @@ class Engine:
         model: str | None = None,
         temperature: float | None = None,
         refusal_threshold: float | None = None,
+        context_chars: int | None = None,
+        drop_unsupported: bool | None = None,
     ) -> RagPipeline:
         """A pipeline with these settings sharing the loaded embedder, index and model."""
         settings = self.settings.replace(
@@ -162,6 +164,8 @@ class Engine:
             model=model or None,
             temperature=temperature,
             refusal_threshold=refusal_threshold,
+            context_chars=int(context_chars) if context_chars is not None else None,
+            drop_unsupported=drop_unsupported,
         )
         with self._load_lock:
             store = self.pipe.store

@@ -17,7 +17,8 @@ REPLY = "The first recipients of OSA are Malaysia, the Philippines, Bangladesh, 
 
 
 def ask(ui: ChatUI, question: str, history=None, session=None, **settings):
-    values = [settings.get(k) for k in ("top_k", "model", "temperature", "threshold")]
+    names = ("top_k", "model", "temperature", "threshold", "context_chars", "drop_unsupported")
+    values = [settings.get(k) for k in names]
     return list(ui.respond(question, history or [], session, *values))
 
 
@@ -95,6 +96,20 @@ def test_settings_change_the_request(ui_settings, make_engine):
     assert answer.refused and len(answer.retrieved) == 1
     assert 'class="rag-refusal"' in last[1][-1]["content"]
     assert "threshold 0.95" in last[1][-1]["content"]
+
+
+def test_context_budget_and_dropping_unsupported_sentences(ui_settings, make_engine):
+    """The settings tab's context budget and "hide unsupported sentences" reach the
+    pipeline; with the latter on, a sentence no passage supports is not shown."""
+    made_up = "The programme's budget is 987 trillion yen [1]."
+    ui = ChatUI(make_engine(ui_settings, f"{REPLY} {made_up}"))
+    pipe = ui.engine.pipeline(context_chars=0, drop_unsupported=True)
+    assert pipe.settings.context_chars == 0 and pipe.settings.drop_unsupported is True
+    *_, shown = ask(ui, QUESTION)
+    assert "987 trillion" in shown[1][-1]["content"]  # shown, marked unsupported
+    *_, hidden = ask(ui, QUESTION, context_chars=0, drop_unsupported=True)
+    content = hidden[1][-1]["content"]
+    assert "987 trillion" not in content and "Malaysia" in content
 
 
 def test_missing_index_shows_the_fix_not_a_traceback(tmp_path, make_engine, ui_settings):
