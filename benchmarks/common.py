@@ -11,9 +11,7 @@ import gzip
 import hashlib
 import json
 import os
-import platform
 import random
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -111,49 +109,21 @@ def peak_rss_mb() -> float:
 
 # -- machine ------------------------------------------------------------------------
 def machine_info() -> dict:
-    cpu = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem_gb = 0.0
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                mem_gb = int(line.split()[1]) / 1024**2
-    except OSError:
-        pass
+    """The eval reports' machine facts plus load, library versions and the commit."""
+    from evals.runner import git_commit
+    from evals.runner import machine_info as eval_machine_info
+
     versions = {}
     for mod in ("faiss", "llama_cpp", "torch", "sentence_transformers", "bm25s", "numpy"):
         try:
             versions[mod] = __import__(mod).__version__
         except Exception:  # noqa: BLE001 - informational only
             versions[mod] = None
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-        commit += "+uncommitted" if dirty else ""
-    except OSError:
-        commit = ""
     return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "memory_gb": round(mem_gb, 1),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
+        **eval_machine_info(),
         "load_avg": [round(x, 2) for x in os.getloadavg()],
         "versions": versions,
-        "commit": commit,
+        "commit": git_commit() or "",
     }
 
 
