@@ -114,42 +114,68 @@ SPLIT_NOTE = (
 )
 
 
-def split_table(records: dict, k: int) -> Table | None:
-    """Headline metrics on the dev (tuning) and test (held-out) halves of a full run."""
+def grouped_table(records: dict, k: int, groups: dict) -> Table | None:
+    """Headline metrics of each system on each group of questions (name -> predicate)."""
     from evals.metrics import summarize
-    from evals.sets import in_split
 
     labels = {key: (label, hi) for key, label, hi in QUALITY_METRICS}
     systems = list(records)
-    halves = {
-        (name, split): summarize([r for r in recs if in_split(r["id"], split)], k)
+    parts = {
+        (name, group): summarize([r for r in recs if keep(r)], k)
         for name, recs in records.items()
-        for split in ("dev", "test")
+        for group, keep in groups.items()
     }
-    if any(h["questions"] == 0 for h in halves.values()):
+    if any(part["questions"] == 0 for part in parts.values()):
         return None
     rows = []
     for key in SPLIT_KEYS:
-        if key not in labels or all(h.get(key) is None for h in halves.values()):
+        if key not in labels or all(part.get(key) is None for part in parts.values()):
             continue
         label, higher = labels[key]
         label = label.replace("Recall@k", f"Recall@{k}")
         rows.append(
             [f"{label} {'↑' if higher else '↓'}"]
-            + [fmt(halves[(name, split)].get(key)) for name in systems for split in ("dev", "test")]
+            + [fmt(parts[(name, group)].get(key)) for name in systems for group in groups]
         )
     rows.append(
         ["Questions (answerable / unanswerable)"]
         + [
-            f"{halves[(n, sp)]['n_answerable']} / {halves[(n, sp)]['n_unanswerable']}"
+            f"{parts[(n, g)]['n_answerable']} / {parts[(n, g)]['n_unanswerable']}"
             for n in systems
-            for sp in ("dev", "test")
+            for g in groups
         ]
     )
     headers = ["Metric"] + [
-        f"{SYSTEM_LABELS.get(n, n).split()[0]} {sp}" for n in systems for sp in ("dev", "test")
+        f"{SYSTEM_LABELS.get(n, n).split()[0]} {g}" for n in systems for g in groups
     ]
     return Table(headers, rows)
+
+
+def split_table(records: dict, k: int) -> Table | None:
+    """Headline metrics on the dev (tuning) and test (held-out) halves of a full run."""
+    from evals.sets import in_split
+
+    return grouped_table(
+        records,
+        k,
+        {"dev": lambda r: in_split(r["id"], "dev"), "test": lambda r: in_split(r["id"], "test")},
+    )
+
+
+RESUMED_NOTE = (
+    "This run reused the answers of an earlier run (`--resume`) for part of its questions. "
+    "The two parts are disjoint fixed-seed samples of the same set, answered by the code "
+    "of their own commits (see above); their metrics side by side:"
+)
+
+
+def resumed_table(records: dict, k: int) -> Table | None:
+    """Headline metrics on the reused (earlier run) and new questions of a resumed run."""
+    return grouped_table(
+        records,
+        k,
+        {"earlier": lambda r: bool(r.get("resumed")), "new": lambda r: not r.get("resumed")},
+    )
 
 
 def _applies_to(summary: dict, key: str) -> str:
@@ -504,6 +530,10 @@ def render_markdown(meta: dict, summaries: dict, records: dict, plots: list) -> 
     if halves is not None:
         lines += ["## Dev (tuning) and test (held-out) halves", "", SPLIT_NOTE, ""]
         lines += [halves.markdown(), ""]
+    parts = resumed_table(records, k) if meta.get("resumed_from") else None
+    if parts is not None:
+        lines += ["## Earlier and new questions (resumed run)", "", RESUMED_NOTE, ""]
+        lines += [parts.markdown(), ""]
     typed = by_type_table(records)
     if typed is not None:
         lines += ["## By question type", "", typed.markdown(), ""]

@@ -209,7 +209,9 @@ def test_rag_eval_resume_reuses_earlier_answers(
         assert r["timings"] == earlier[r["id"]]["timings"]
     meta = json.loads((second / "summary.json").read_text())["meta"]
     assert meta["resumed_from"]["questions"] == 2 and "--limit 2" in meta["resumed_from"]["command"]
-    assert "Resumed from" in (second / "report.md").read_text()
+    md = (second / "report.md").read_text()
+    assert "Resumed from" in md and "## Earlier and new questions (resumed run)" in md
+    assert "ours earlier" in md and "ours new" in md
 
     result = CliRunner().invoke(
         app, [*base_args, "--k", "3", "--resume", str(first), "--out", str(tmp_path / "x")]
