@@ -6,7 +6,7 @@ index directly (native FAISS file + SQLite), never a pickled LangChain store.
 Example::
 
     from rag.langchain import RagRetriever
-    retriever = RagRetriever(index_dir="index", k=4)
+    retriever = RagRetriever(index_dir="index", k=4)  # hybrid (dense + BM25), as the app
     for doc in retriever.invoke("Which countries receive Japan's OSA?"):
         print(doc.metadata["title"], doc.metadata["score"])
 """
@@ -29,7 +29,7 @@ from pydantic import ConfigDict, PrivateAttr
 
 from rag.config import Settings
 from rag.embeddings import Embedder
-from rag.retrieval import DenseRetriever
+from rag.retrieval import DenseRetriever, make_retriever
 from rag.store import IndexStore
 
 
@@ -56,25 +56,30 @@ class RagEmbeddings(Embeddings):
 class RagRetriever(BaseRetriever):
     """LangChain `BaseRetriever` over the index built by `rag ingest`.
 
-    Each returned Document carries ``chunk_id``, ``source``, ``title``,
-    ``page``, ``start``, ``end`` and ``score`` in its metadata.
+    It ranks exactly as the app does: ``retrieval`` "hybrid" (default: dense +
+    BM25 fused by weighted RRF, weights and MMR from `Settings` / ``RAG_*``) or
+    "dense". Each returned Document carries ``chunk_id``, ``source``, ``title``,
+    ``page``, ``start``, ``end``, ``score`` (cosine) and ``rank`` in its metadata.
     """
 
     index_dir: str = "index"
     k: int = 4
+    retrieval: str = "hybrid"
     model_config = ConfigDict(arbitrary_types_allowed=True)
     _retriever: DenseRetriever | None = PrivateAttr(default=None)
 
-    def _dense(self) -> DenseRetriever:
+    def _backend(self) -> DenseRetriever:
         if self._retriever is None:
+            settings = Settings.from_env(index_dir=self.index_dir, retrieval=self.retrieval)
             store = IndexStore.load(Path(self.index_dir))
-            self._retriever = DenseRetriever(store, _shared_embedder(store.manifest.embedder))
+            embedder = _shared_embedder(store.manifest.embedder)
+            self._retriever = make_retriever(store, embedder, settings)
         return self._retriever
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, k: int | None = None
     ) -> list[LCDocument]:
-        hits = self._dense().search(query, k or self.k)
+        hits = self._backend().search(query, k or self.k)
         return [
             LCDocument(
                 page_content=h.chunk.text,

@@ -25,7 +25,8 @@ def maximal_marginal_relevance(
 
     Each step takes the item maximizing ``lambda_ * relevance - (1 - lambda_) *
     max cosine to the items already taken``; ``relevance`` is divided by its
-    maximum first so the two terms are comparable (the best item scores 1). ``lambda_ = 1`` keeps the given order.
+    maximum first so the two terms are comparable (the best item scores 1).
+    ``lambda_ = 1`` keeps the given order.
     """
     n = len(relevance)
     if n == 0 or k <= 0:

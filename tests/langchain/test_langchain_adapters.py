@@ -68,7 +68,21 @@ def test_retriever_metadata_and_ranking(lc_index):
     docs = RagRetriever(index_dir=str(lc_index), k=2).invoke("first recipients of OSA")
     assert docs[0].metadata["source"].endswith("osa.txt")
     assert {"chunk_id", "title", "page", "start", "end", "score"} <= set(docs[0].metadata)
-    assert docs[0].metadata["score"] >= docs[1].metadata["score"]
+    assert [d.metadata["rank"] for d in docs] == [1, 2]
+    dense = RagRetriever(index_dir=str(lc_index), k=2, retrieval="dense").invoke(
+        "first recipients of OSA"
+    )
+    assert dense[0].metadata["score"] >= dense[1].metadata["score"]  # cosine order
+
+
+def test_retriever_ranks_like_the_app(lc_index):
+    """Hybrid by default, with the app's settings: the same chunks as the pipeline."""
+    from rag.pipeline import RagPipeline
+
+    query = "How many vaccine doses did the Quad pledge?"
+    docs = RagRetriever(index_dir=str(lc_index), k=3).invoke(query)
+    hits = RagPipeline(Settings.from_env(index_dir=lc_index)).retrieve(query, 3)
+    assert [d.metadata["chunk_id"] for d in docs] == [h.chunk.chunk_id for h in hits]
 
 
 def test_embeddings_are_normalized_384d():
