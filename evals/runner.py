@@ -10,6 +10,7 @@ two timed questions (they would evict the generator's prompt cache).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import platform
 import subprocess
@@ -29,7 +30,7 @@ from evals.metrics import (
     summarize_retrieval,
 )
 from evals.paths import REPO_ROOT
-from evals.sets import EvalSet, cache_dir, ensure_index, normalize_passage_text
+from evals.sets import EvalSet, EvalSetError, cache_dir, ensure_index, normalize_passage_text
 from evals.systems import OursSystem, System
 
 RANKED_K = 10  # depth of the ranking scored by the retrieval metrics
@@ -166,14 +167,10 @@ def load_previous(
     the current sample are kept (a ``--limit 150`` run extends to ``--limit 300``:
     the fixed-seed sample of 300 starts with the 150).
     """
-    from evals.sets import EvalSetError
-
     path = Path(path)
     summary_path, results_path = path / "summary.json", path / "results.jsonl"
     if not summary_path.is_file() or not results_path.is_file():
         raise EvalSetError(f"--resume {path}: no summary.json and results.jsonl there")
-    import json
-
     meta = json.loads(summary_path.read_text(encoding="utf-8"))["meta"]
     if meta.get("mode") == "retrieval-only":
         raise EvalSetError(f"--resume {path}: a retrieval-only run has no answers to reuse")
