@@ -120,6 +120,15 @@ def eval_command(
             "answers and scores, ask only the questions it lacks (e.g. --limit 150 -> 300)",
         ),
     ] = None,
+    reuse_baseline: Annotated[
+        Path | None,
+        typer.Option(
+            "--reuse-baseline",
+            help="Report directory of an earlier --baseline run of this set: reuse its "
+            "baseline answers and scores (implies --baseline; only the settings the "
+            "baseline reads must match), to compare a change to our pipeline quickly",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars")] = False,
 ) -> None:
     """Evaluate retrieval, answers, citations, refusals and cost on a question set."""
@@ -132,8 +141,11 @@ def eval_command(
 
     if retrieval_only and baseline:
         _fail("--retrieval-only evaluates our retriever alone; drop --baseline", 2)
-    if retrieval_only and resume:
-        _fail("--resume reuses answers; a --retrieval-only run is quick to redo in full", 2)
+    if retrieval_only and (resume or reuse_baseline):
+        _fail("--retrieval-only runs no generator: it has no answers to reuse", 2)
+    if resume and reuse_baseline:
+        _fail("use either --resume or --reuse-baseline, not both", 2)
+    baseline = baseline or reuse_baseline is not None
     overrides = _load_config(config)
     shortcuts = {"model": model, "top_k": k, "embedder": embedder, "retrieval": retrieval}
     overrides.update({key: v for key, v in shortcuts.items() if v is not None})
@@ -159,7 +171,7 @@ def eval_command(
             "--split": None if split == "all" else split,
             "--config": config, "--out": out, "--data-dir": data_dir, "--corpus": corpus,
             "--model": model, "--k": k, "--embedder": embedder, "--retrieval": retrieval,
-            "--resume": resume,
+            "--resume": resume, "--reuse-baseline": reuse_baseline,
         }  # fmt: skip
         command = "rag eval " + " ".join(
             f"{flag} {shlex.quote(str(v))}" for flag, v in given.items() if v is not None
@@ -199,6 +211,7 @@ def eval_command(
                 command=command,
                 log=log,
                 resume=resume,
+                reuse_baseline=reuse_baseline,
             )
     except (IndexStoreError, ModelError, EmbedderError, EvalSetError) as exc:
         _fail(str(exc))

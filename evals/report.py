@@ -436,6 +436,21 @@ def _resumed_info(meta: dict) -> list[tuple[str, str]]:
     ]
 
 
+def _baseline_from_info(meta: dict) -> list[tuple[str, str]]:
+    """The earlier run whose baseline answers this one reused (``--reuse-baseline``)."""
+    src = meta.get("baseline_from")
+    if not src:
+        return []
+    return [
+        (
+            "Baseline reused",
+            f"{src.get('questions')} baseline answer(s), their scores and cost figures from "
+            f"`{src.get('command')}` ({src.get('date')}, git {src.get('git_commit')}); "
+            "the baseline's settings match this run's.",
+        )
+    ]
+
+
 def _questions_info(meta: dict) -> tuple[str, str]:
     """How many questions ran, and how they were sampled from the set."""
     sample = (
@@ -470,6 +485,7 @@ def _run_info(meta: dict) -> list[tuple[str, str]]:
         ("Machine", f"{m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB RAM, {m['platform']}"),
         ("Code", f"git {meta['git_commit'] or 'unknown'}"),
         *_resumed_info(meta),
+        *_baseline_from_info(meta),
         (
             "Runtime",
             ", ".join(f"{k.removesuffix('_s')} {v:.0f} s" for k, v in meta["runtime_s"].items()),

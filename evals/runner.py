@@ -122,14 +122,13 @@ def answer_all(
     """Answer every question with every system; return records per system (unjudged).
 
     The systems take turns question by question, so a busy machine slows both alike.
-    A question whose records for every system are in ``previous`` (see
-    ``load_previous``) is not asked again: its records are reused as they were scored.
+    A system whose record of a question is in ``previous`` (see ``load_previous``)
+    is not asked it again: the record is reused as it was scored.
     """
     previous = previous or {}
     names = [s.name for s in systems]
-    reused = {q.id for q in evalset.questions if all((n, q.id) in previous for n in names)}
-    if len(reused) < len(evalset.questions):
-        for system in systems:
+    for system in systems:
+        if any((system.name, q.id) not in previous for q in evalset.questions):
             system.warm_up()
             system.prime()
     records: dict[str, list[dict]] = {n: [] for n in names}
@@ -137,15 +136,18 @@ def answer_all(
         evalset.questions, desc=f"answering ({' + '.join(names)})", unit="q", disable=not progress
     )
     for q in bar:
-        if q.id in reused:
-            for name in names:
-                record = dict(previous[(name, q.id)], resumed=True)
-                record["_gold_labels"] = [g.label for g in q.gold] if q.answerable else []
-                records[name].append(record)
-            continue
+        asked = False
         for system in systems:
-            records[system.name].append(answer_one(system, q))
-        LOAD_SAMPLES.append(os.getloadavg()[0])
+            earlier = previous.get((system.name, q.id))
+            if earlier is None:
+                records[system.name].append(answer_one(system, q))
+                asked = True
+                continue
+            record = dict(earlier, resumed=True)
+            record["_gold_labels"] = [g.label for g in q.gold] if q.answerable else []
+            records[system.name].append(record)
+        if asked:
+            LOAD_SAMPLES.append(os.getloadavg()[0])
         bar.set_postfix(
             {f"{name} refused": sum(r["refused"] for r in recs) for name, recs in records.items()}
         )
@@ -154,44 +156,61 @@ def answer_all(
 
 # Settings that change speed, not answers: a resumed run may differ in them.
 PERFORMANCE_SETTINGS = frozenset({"n_threads", "n_batch", "embed_batch_size"})
+# The settings the LangChain baseline reads (evals/baseline.py): its answers can be
+# reused by a run that changes only our pipeline's other settings.
+BASELINE_SETTINGS = frozenset(
+    {
+        "model", "n_ctx", "temperature", "max_tokens", "top_k", "chunk_size",
+        "chunk_overlap", "embedder", "max_question_chars",
+    }
+)  # fmt: skip
 
 
 def load_previous(
-    path: Path, evalset: EvalSet, settings: dict, systems: list[str], judge: bool
+    path: Path,
+    evalset: EvalSet,
+    settings: dict,
+    systems: list[str],
+    judge: bool,
+    compared: frozenset[str] | None = None,
+    option: str = "--resume",
 ) -> tuple[dict[tuple[str, str], dict], dict]:
     """Records of an earlier run (its report directory) to reuse, keyed by (system, id).
 
     The earlier run must be of the same set with the same answer-affecting settings,
     the same systems and the same judging; otherwise its scores would not be
-    comparable and an ``EvalSetError`` says which setting differs. Only questions of
+    comparable and an ``EvalSetError`` says which setting differs (``compared``: only
+    these settings need to match, e.g. ``BASELINE_SETTINGS``). Only questions of
     the current sample are kept (a ``--limit 150`` run extends to ``--limit 300``:
     the fixed-seed sample of 300 starts with the 150).
     """
     path = Path(path)
     summary_path, results_path = path / "summary.json", path / "results.jsonl"
     if not summary_path.is_file() or not results_path.is_file():
-        raise EvalSetError(f"--resume {path}: no summary.json and results.jsonl there")
+        raise EvalSetError(f"{option} {path}: no summary.json and results.jsonl there")
     meta = json.loads(summary_path.read_text(encoding="utf-8"))["meta"]
     if meta.get("mode") == "retrieval-only":
-        raise EvalSetError(f"--resume {path}: a retrieval-only run has no answers to reuse")
+        raise EvalSetError(f"{option} {path}: a retrieval-only run has no answers to reuse")
     if meta["set"] != evalset.name:
-        raise EvalSetError(f"--resume {path}: it ran set '{meta['set']}', not '{evalset.name}'")
+        raise EvalSetError(f"{option} {path}: it ran set '{meta['set']}', not '{evalset.name}'")
     if meta.get("seed", 0) != evalset.seed or meta.get("split") != evalset.split:
-        raise EvalSetError(f"--resume {path}: it used another --seed or --split")
+        raise EvalSetError(f"{option} {path}: it used another --seed or --split")
     before = meta["settings"]
     changed = sorted(
         key
         for key in set(before) | set(settings)
-        if key not in PERFORMANCE_SETTINGS and before.get(key) != settings.get(key)
+        if key not in PERFORMANCE_SETTINGS
+        and (compared is None or key in compared)
+        and before.get(key) != settings.get(key)
     )
     if changed:
         diffs = ", ".join(f"{k}: {before.get(k)!r} -> {settings.get(k)!r}" for k in changed)
-        raise EvalSetError(f"--resume {path}: settings differ ({diffs})")
+        raise EvalSetError(f"{option} {path}: settings differ ({diffs})")
     missing = sorted(set(systems) - set(meta["systems"]))
     if missing:
-        raise EvalSetError(f"--resume {path}: it did not run {', '.join(missing)}")
+        raise EvalSetError(f"{option} {path}: it did not run {', '.join(missing)}")
     if judge and not meta["judge"]["llm_enabled"]:
-        raise EvalSetError(f"--resume {path}: it ran without the LLM judge; add --no-judge")
+        raise EvalSetError(f"{option} {path}: it ran without the LLM judge; add --no-judge")
     wanted = {q.id for q in evalset.questions}
     records = {}
     for line in results_path.read_text(encoding="utf-8").splitlines():
@@ -364,12 +383,19 @@ def run_eval(
     command: str = "",
     log=print,
     resume: Path | None = None,
+    reuse_baseline: Path | None = None,
 ) -> dict:
     """Run ``evalset`` through our pipeline (and the baseline), write the report to ``out_dir``.
 
     ``resume``: an earlier run's report directory whose answers are reused for the
-    questions it already asked (see ``load_previous``).
+    questions it already asked (see ``load_previous``). ``reuse_baseline``: an earlier
+    run's report directory whose baseline answers and scores are reused (only the
+    settings the baseline reads must match), so that comparing a change to our
+    pipeline does not re-run the unchanged baseline.
     """
+    if reuse_baseline is not None and resume is not None:
+        raise EvalSetError("use either --resume or --reuse-baseline, not both")
+    baseline = baseline or reuse_baseline is not None
     from rag.pipeline import RagPipeline
 
     started = time.perf_counter()
@@ -389,6 +415,18 @@ def run_eval(
         names = ["ours", "baseline"] if baseline else ["ours"]
         previous, resumed_from = load_previous(resume, evalset, run_settings, names, judge)
         log(f"reusing {len(previous)} answer(s) from {resume}")
+    baseline_from = None
+    if reuse_baseline is not None:
+        previous, baseline_from = load_previous(
+            reuse_baseline,
+            evalset,
+            run_settings,
+            ["baseline"],
+            judge,
+            compared=BASELINE_SETTINGS,
+            option="--reuse-baseline",
+        )
+        log(f"reusing {len(previous)} baseline answer(s) from {reuse_baseline}")
 
     pipe = RagPipeline(eval_settings)
     systems: list[System] = [OursSystem(pipe)]
@@ -408,6 +446,8 @@ def run_eval(
     records = answer_all(systems, evalset, progress, previous)
     if resumed_from is not None:
         resumed_from["questions"] = sum(bool(r.get("resumed")) for r in records["ours"])
+    if baseline_from is not None:
+        baseline_from["questions"] = sum(bool(r.get("resumed")) for r in records["baseline"])
     load = load_stats()
     phases["answer_s"] = round(time.perf_counter() - t0, 1)
     for name, recs in records.items():
@@ -448,6 +488,7 @@ def run_eval(
         "date": now.isoformat(timespec="seconds"),
         "git_commit": commit,
         "resumed_from": resumed_from,
+        "baseline_from": baseline_from,
         "machine": {**machine_info(), "load_while_answering": load},
         "runtime_s": phases,
         "systems": list(records),

@@ -219,3 +219,53 @@ def test_rag_eval_resume_reuses_earlier_answers(
     assert result.exit_code == 1
     output = " ".join(result.output.split())
     assert "settings differ (top_k: 4 -> 3)" in output
+
+
+def test_rag_eval_reuse_baseline_asks_only_ours(
+    tiny_eval_set: Path, tiny_model_path: Path, model_cache: Path, tmp_path: Path, monkeypatch
+):
+    """`--reuse-baseline DIR` keeps the earlier baseline answers and scores while our
+    pipeline, with a changed setting of its own, answers afresh; a change to a setting
+    the baseline reads is refused."""
+    from rag.cli import app
+
+    monkeypatch.setenv("RAG_EVAL_CACHE", str(tmp_path / "cache"))
+    common = f"model: smollm2-135m\nmax_tokens: 24\nn_threads: 2\nmodel_cache: {model_cache}\n"
+    config, changed = tmp_path / "eval.yaml", tmp_path / "changed.yaml"
+    config.write_text(common, encoding="utf-8")
+    changed.write_text(common + "recheck_threshold: 1.0\ncontext_chars: 900\n", encoding="utf-8")
+    args = ["eval", "--set", str(tiny_eval_set), "--no-judge", "--limit", "2", "-q"]
+    first, second = tmp_path / "first", tmp_path / "second"
+    result = CliRunner().invoke(
+        app, [*args, "--config", str(config), "--baseline", "--out", str(first)]
+    )
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    earlier = {}
+    for line in (first / "results.jsonl").open():
+        row = json.loads(line)
+        earlier[(row["system"], row["id"])] = row
+
+    result = CliRunner().invoke(
+        app, [*args, "--config", str(changed), "--reuse-baseline", str(first), "--out", str(second)]
+    )
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    rows = [json.loads(line) for line in (second / "results.jsonl").open()]
+    base = [r for r in rows if r["system"] == "baseline"]
+    ours = [r for r in rows if r["system"] == "ours"]
+    assert len(base) == len(ours) == 2
+    assert all(r.get("resumed") for r in base) and not any(r.get("resumed") for r in ours)
+    for r in base:
+        assert r["answer"] == earlier[("baseline", r["id"])]["answer"]
+        assert r["metrics"] == earlier[("baseline", r["id"])]["metrics"]
+    meta = json.loads((second / "summary.json").read_text())["meta"]
+    assert meta["settings"]["context_chars"] == 900 and meta["systems"] == ["ours", "baseline"]
+    assert meta["baseline_from"]["questions"] == 2 and meta["resumed_from"] is None
+    assert "Baseline reused" in (second / "report.md").read_text()
+
+    result = CliRunner().invoke(
+        app,
+        [*args, "--config", str(config), "--k", "3", "--reuse-baseline", str(first)]
+        + ["--out", str(tmp_path / "x")],
+    )
+    assert result.exit_code == 1
+    assert "settings differ (top_k: 4 -> 3)" in " ".join(result.output.split())
