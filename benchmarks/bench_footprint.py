@@ -42,6 +42,7 @@ def child_ours(index_dir: str, model: str, use_mmap: bool = False) -> dict:
             name=generator.name,
             n_ctx=settings.n_ctx,
             n_threads=settings.n_threads,
+            n_threads_batch=settings.n_threads_batch,
             n_batch=settings.n_batch,
             use_mmap=True,
         )
@@ -79,7 +80,7 @@ def child_raw(index_dir: str, model: str) -> dict:
         model_path=str(ensure_model(model, s.model_cache)),
         n_ctx=s.n_ctx,
         n_threads=s.n_threads,
-        n_threads_batch=s.n_threads,
+        n_threads_batch=s.n_threads_batch,
         n_batch=s.n_batch,
         n_ubatch=s.n_batch,
         rope_freq_base=0.0,

@@ -92,6 +92,7 @@ def make_generator(settings, path, **kw):
     params = {
         "n_ctx": settings.n_ctx,
         "n_threads": settings.n_threads,
+        "n_threads_batch": settings.n_threads_batch,
         "n_batch": settings.n_batch,
     } | kw
     gen = LlamaCppGenerator(path, name=settings.model, **params)
@@ -108,7 +109,7 @@ def decode_vs_raw(settings, path, messages, rounds: int, max_tokens: int) -> dic
         model_path=str(path),
         n_ctx=settings.n_ctx,
         n_threads=settings.n_threads,
-        n_threads_batch=settings.n_threads,
+        n_threads_batch=settings.n_threads_batch,
         n_batch=settings.n_batch,
         n_ubatch=settings.n_batch,
         rope_freq_base=0.0,
@@ -312,7 +313,10 @@ def run(ctx: Context) -> dict:
     path = ensure_model(settings.model, settings.model_cache)
     qs = {q["id"]: q["question"] for q in osa_questions()}
     q1, q2 = prompts(ctx, settings, ["osa-001", "osa-004"])
-    log(f"model {settings.model}: n_threads={settings.n_threads} n_batch={settings.n_batch}")
+    log(
+        f"model {settings.model}: n_threads={settings.n_threads} "
+        f"n_threads_batch={settings.n_threads_batch} n_batch={settings.n_batch}"
+    )
 
     log("decode inside the app vs llama-cpp-python alone")
     dec = decode_vs_raw(
@@ -321,7 +325,7 @@ def run(ctx: Context) -> dict:
     log("time to first token: first, next, repeated, follow-up")
     tt = ttft_scenarios(settings, path, q1, q2, qs["osa-004"], qs["osa-001"], 1 if ctx.quick else 3)
     log("threads x batch")
-    sw = sweep(settings, path, q1, 1 if ctx.quick else 2, 24, SWEEP[:3:2] if ctx.quick else SWEEP)
+    sw = sweep(settings, path, q1, 1 if ctx.quick else 2, 24, SWEEP[:2] if ctx.quick else SWEEP)
     log("OpenMP wait policy (separate processes)")
     omp = omp_compare(ctx, index_dir, 1 if ctx.quick else 2)
 
@@ -373,8 +377,7 @@ def run(ctx: Context) -> dict:
             "met": None,
         },
     ]
-    want = (settings.n_threads, getattr(settings, "n_threads_batch", 0) or settings.n_threads,
-            settings.n_batch)  # fmt: skip
+    want = (settings.n_threads, settings.n_threads_batch, settings.n_batch)
     default = next(
         (r for r in sw if (r["n_threads"], r["n_threads_batch"], r["n_batch"]) == want), sw[0]
     )

@@ -198,7 +198,7 @@ class LangChainBaseline:
             repeat_penalty=1.0,
             seed=0,
             verbose=False,
-            model_kwargs={"n_threads_batch": s.n_threads, "n_ubatch": s.n_batch},
+            model_kwargs={"n_threads_batch": s.n_threads_batch, "n_ubatch": s.n_batch},
         )
         prompt = ChatPromptTemplate.from_messages([("human", STUFF_PROMPT)])
         self.chain = prompt | self.llm | StrOutputParser()

@@ -436,6 +436,13 @@ def _resumed_info(meta: dict) -> list[tuple[str, str]]:
     ]
 
 
+def _threads(settings: dict) -> str:
+    """llama.cpp threads as decode/prompt (older reports have only ``n_threads``)."""
+    decode = settings["n_threads"]
+    prompt = settings.get("n_threads_batch", decode)
+    return f"{decode} threads" if prompt == decode else f"threads {decode}/{prompt} decode/prompt"
+
+
 def _baseline_from_info(meta: dict) -> list[tuple[str, str]]:
     """The earlier run whose baseline answers this one reused (``--reuse-baseline``)."""
     src = meta.get("baseline_from")
@@ -479,7 +486,7 @@ def _run_info(meta: dict) -> list[tuple[str, str]]:
         (
             "Model",
             f"{meta['model']} (greedy, n_ctx {meta['settings']['n_ctx']}, "
-            f"{meta['settings']['n_threads']} threads), top-k {meta['top_k']}, "
+            f"{_threads(meta['settings'])}), top-k {meta['top_k']}, "
             f"embedder {meta['settings']['embedder']}",
         ),  # fmt: skip
         ("Machine", f"{m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB RAM, {m['platform']}"),

@@ -155,7 +155,7 @@ def answer_all(
 
 
 # Settings that change speed, not answers: a resumed run may differ in them.
-PERFORMANCE_SETTINGS = frozenset({"n_threads", "n_batch", "embed_batch_size"})
+PERFORMANCE_SETTINGS = frozenset({"n_threads", "n_threads_batch", "n_batch", "embed_batch_size"})
 # The settings the LangChain baseline reads (evals/baseline.py): its answers can be
 # reused by a run that changes only our pipeline's other settings.
 BASELINE_SETTINGS = frozenset(

@@ -12,6 +12,7 @@ import re
 import time
 import unicodedata
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -226,10 +227,21 @@ class RagPipeline:
         return self._generator
 
     def warm_up(self) -> None:
+        """Load index, embedder and model now (the model in a second thread).
+
+        llama.cpp reads and repacks the weights in C with the GIL released while
+        Python imports torch and loads the embedder: about a second less to ready
+        on 2 cores (benchmarks/README.md, footprint).
+        """
         _ = self.store  # fail fast (no index) before the slower model loads
-        self.generator.warm_up()
-        self.embedder.warm_up()
-        _ = self.retriever
+        generator = self.generator  # resolves and verifies the model file here
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-model") as pool:
+            model = pool.submit(generator.warm_up)
+            try:
+                self.embedder.warm_up()
+                _ = self.retriever
+            finally:
+                model.result()  # re-raises a model loading error
 
     @property
     def model_name(self) -> str:
@@ -477,5 +489,6 @@ def make_generator(settings: Settings) -> LlamaCppGenerator:
         name=_model_label(settings.model),
         n_ctx=settings.n_ctx,
         n_threads=settings.n_threads,
+        n_threads_batch=settings.n_threads_batch,
         n_batch=settings.n_batch,
     )

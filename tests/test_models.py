@@ -178,3 +178,21 @@ def test_tiny_model_is_verified(tiny_model_path: Path, model_cache: Path):
     assert tiny_model_path.read_bytes()[:4] == b"GGUF"
     stamp = json.loads((model_cache / f"{spec.filename}.verified.json").read_text())
     assert stamp["sha256"] == spec.sha256
+
+
+def test_thread_settings(monkeypatch):
+    """Decoding leaves a core free, the prompt uses all of them; both validated and
+    overridable from the environment; the generator gets both."""
+    from rag.config import Settings
+    from rag.pipeline import make_generator
+
+    cores = os.cpu_count() or 1
+    settings = Settings()
+    assert settings.n_threads == max(1, cores - 1) and settings.n_threads_batch == cores
+    with pytest.raises(ValueError, match="n_threads_batch"):
+        Settings(n_threads_batch=0)
+    monkeypatch.setenv("RAG_N_THREADS_BATCH", "1")
+    assert Settings.from_env().n_threads_batch == 1
+    monkeypatch.setattr("rag.pipeline.ensure_model", lambda name, cache: Path("m.gguf"))
+    gen = make_generator(Settings(n_threads=1, n_threads_batch=3))
+    assert (gen.n_threads, gen.n_threads_batch) == (1, 3)

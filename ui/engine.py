@@ -124,16 +124,21 @@ class Engine:
     def warm_up(self) -> list[Problem]:
         """Load embedder, index and default model now; report what is missing."""
         problems: list[Problem] = []
-        steps: list[Callable[[], object]] = [
-            self.pipe.embedder.warm_up,
-            lambda: self.pipe.retriever,
-            lambda: self.generator(self.settings.model),
-        ]
-        for step in steps:
+
+        def run(step: Callable[[], object]) -> None:
             try:
                 step()
             except Exception as exc:  # reported by the caller and in the page banner
                 problems.append(explain(exc, self.settings))
+
+        # The model loads in C with the GIL released: overlap it with the embedder.
+        model = threading.Thread(
+            target=run, args=(lambda: self.generator(self.settings.model),), name="load-model"
+        )
+        model.start()
+        run(self.pipe.embedder.warm_up)
+        run(lambda: self.pipe.retriever)
+        model.join()
         return problems
 
     def generator(self, model: str):
