@@ -155,6 +155,50 @@ def new_information(answer: str, question: str) -> set[str]:
     return said - asked
 
 
+# Capitalized words that name something (not all-caps acronyms, whose expansions vary).
+_CAPITALIZED = re.compile(r"\b[A-Z][a-z][A-Za-z]*")
+_CALENDAR = {
+    "january", "february", "march", "april", "may", "june", "july", "august", "september",
+    "october", "november", "december", "monday", "tuesday", "wednesday", "thursday",
+    "friday", "saturday", "sunday",
+}  # fmt: skip
+# "How many ...", "What percentage ...", "In what year ..." ask for a number.
+_ASKS_NUMBER = re.compile(
+    r"\bhow\s+(many|much|old)\b|\b(what|which)\s+(\w+\s+){0,2}"
+    r"(year|number|amount|value|percentage|share|rate|total|sum|size|figure|price|cost)s?\b",
+    re.IGNORECASE,
+)
+
+
+def asks_for_number(question: str) -> bool:
+    """True when the question asks for a quantity, a year or another figure."""
+    return bool(_ASKS_NUMBER.search(question))
+
+
+def states_number(text: str) -> bool:
+    """True when ``text`` contains a number (digits or a number word)."""
+    words = set(re.findall(r"[a-z]+", text.lower()))
+    return bool(number_values(text)) or any(w in words for w in _NUMBER_WORDS)
+
+
+def question_names(question: str) -> set[str]:
+    """Stemmed capitalized content words of the question (countries, people, programmes)."""
+    names = {w.lower() for w in _CAPITALIZED.findall(question)}
+    ignored = ENGLISH_STOP_WORDS | _META_WORDS | _CALENDAR
+    return {_stem(w) for w in names if w not in ignored}
+
+
+def missing_names(sentence: str, names: set[str], passage_stems: set[str]) -> set[str]:
+    """Names from the question that ``sentence`` uses but the passage never mentions.
+
+    A small model answering from a passage about another country or programme
+    tends to carry the question's name over ("the tariff rate for Fiji" from a
+    passage on Bangladesh): such a sentence is not supported by that passage.
+    """
+    used = {_stem(w.lower()) for w in _CAPITALIZED.findall(sentence)}
+    return (used & names) - passage_stems
+
+
 def lexical_support(sentence_words: list[str], passage_words: set[str]) -> float:
     if not sentence_words:
         return 0.0
@@ -168,6 +212,7 @@ class _Passage:
     words: set[str]
     spans: list[tuple[int, int]]  # sentence spans inside the passage
     given: set[str]  # words of the question and the passage title (numbers need no evidence)
+    stems: set[str]  # stemmed words of the passage text and title (names must be here)
 
 
 class CitationVerifier:
@@ -186,6 +231,7 @@ class CitationVerifier:
         answer without a passage stating them; so may those in a passage's title.
         """
         given = set(content_words(question))
+        names = question_names(question)
         spans = sentence_spans(answer)
         if not spans:
             return "", []
@@ -194,9 +240,9 @@ class CitationVerifier:
             text = hit.chunk.text
             sent = [(s.start, s.end) for s in sentence_spans(text)] or [(0, len(text))]
             words = set(content_words(text))
-            passages.append(
-                _Passage(n, text, words, sent, given | set(content_words(hit.chunk.title)))
-            )
+            title = set(content_words(hit.chunk.title))
+            stems = {_stem(w) for w in words | title} if names else set()
+            passages.append(_Passage(n, text, words, sent, given | title, stems))
 
         spans, pieces = _merge_marker_only(answer, spans)
         semantic = self._semantic_scores([p[0] for p in pieces], passages)
@@ -218,8 +264,11 @@ class CitationVerifier:
                 sem, best = semantic[idx][p.n]
                 lex = lexical_support(words, p.words)
                 score = SEMANTIC_WEIGHT * sem + (1 - SEMANTIC_WEIGHT) * lex
-                if unsupported_numbers(clean, p.text, p.words | p.given):
-                    score = min(score, self.threshold - 0.01)  # a number the passage lacks
+                if unsupported_numbers(clean, p.text, p.words | p.given) or (
+                    names and missing_names(clean, names, p.stems)
+                ):
+                    # a number or a name from the question that the passage lacks
+                    score = min(score, self.threshold - 0.01)
                 scores[p.n] = score
                 evidence[p.n] = best
             cited = [n for n in claimed if n in scores and scores[n] >= self.threshold]

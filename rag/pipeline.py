@@ -17,21 +17,35 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.chunking import sentence_spans
-from rag.citations import CitationVerifier, new_information, with_markers
+from rag.citations import (
+    CitationVerifier,
+    asks_for_number,
+    new_information,
+    states_number,
+    with_markers,
+)
 from rag.config import Settings
 from rag.context import select_context
 from rag.embeddings import Embedder
 from rag.generation import Generator, LlamaCppGenerator
 from rag.models import MODELS, ensure_model
-from rag.prompting import RECHECK_PROMPT, REFUSAL_TEXT, SYSTEM_PROMPT, build_messages
+from rag.prompting import (
+    ANSWER_ONLY_PROMPT,
+    RECHECK_PROMPT,
+    REFUSAL_TEXT,
+    SYSTEM_PROMPT,
+    build_messages,
+)
 from rag.retrieval import DenseRetriever, make_retriever
 from rag.store import IndexStore
 from rag.types import Answer, Citation, Hit
 
 _REFUSAL_PATTERNS = re.compile(
     r"(documents?|passages?|context|texts?|sources?|information)\s+(provided\s+)?"
-    r"(do|does|did)\s*(not|n't)\s+(say|state|contain|mention|provide|specify|include|answer)"
-    r"|not\s+(stated|mentioned|specified|provided|found|given)\s+in\s+the"
+    r"(do|does|did)\s*(not|n't)\s+(explicitly\s+)?"
+    r"(say|state|contain|mention|provide|specify|include|answer)"
+    r"|not\s+(explicitly\s+|directly\s+|clearly\s+)?(stated|mentioned|specified|provided|found|given)"
+    r"\s+in\s+the"
     r"|no\s+(relevant\s+)?information\s+(about|on|regarding)"
     r"|(cannot|can't|unable\s+to)\s+(answer|find|determine)",
     re.IGNORECASE,
@@ -315,9 +329,9 @@ class RagPipeline:
             answer.standalone_question = search_query
             return finish(answer)
 
-        messages = build_messages(
-            defuse_control_tokens(query), prompt_safe_hits([c.as_hit() for c in context])
-        )
+        prompt_question = defuse_control_tokens(query)
+        prompt_hits = prompt_safe_hits([c.as_hit() for c in context])
+        messages = build_messages(prompt_question, prompt_hits)
         usage = {"prompt_tokens": 0, "completion_tokens": 0}
         try:
             draft = yield from self._draft(messages, usage, timings, started)
@@ -336,10 +350,13 @@ class RagPipeline:
         ):
             if draft.shown:
                 yield StreamEvent("restart", text="Checking the passages again…")
-            again = messages + [
-                {"role": "assistant", "content": draft.text},
-                {"role": "user", "content": RECHECK_PROMPT},
-            ]
+            if settings.recheck == "fresh":
+                again = build_messages(prompt_question, prompt_hits, system=ANSWER_ONLY_PROMPT)
+            else:
+                again = messages + [
+                    {"role": "assistant", "content": draft.text},
+                    {"role": "user", "content": RECHECK_PROMPT},
+                ]
             try:
                 second = yield from self._draft(again, usage, timings, started)
             except ContextOverflow:
@@ -370,6 +387,16 @@ class RagPipeline:
             return
         if not new_information(" ".join(s.text for s in supported), query):
             event = refuse(f"the drafted answer{after} only restates the question", raw, usage)
+            event.answer.sentences = sentences
+            yield event
+            return
+        if asks_for_number(query) and not states_number(" ".join(s.text for s in supported)):
+            event = refuse(
+                f"the drafted answer{after} gives no number, date or figure, "
+                "which the question asks for",
+                raw,
+                usage,
+            )
             event.answer.sentences = sentences
             yield event
             return

@@ -8,9 +8,11 @@ import pytest
 
 from rag.citations import (
     CitationVerifier,
+    asks_for_number,
     content_words,
     new_information,
     parse_markers,
+    states_number,
     unsupported_numbers,
 )
 from rag.types import Chunk, Hit
@@ -166,3 +168,37 @@ def test_numbers_stated_by_the_question_need_no_passage(verifier, hits):
     _, plain = verifier.verify(answer, hits)
     _, asked = verifier.verify(answer, hits, question="Who were the first recipients in 2022?")
     assert not plain[0].supported and asked[0].supported
+
+
+def test_a_name_from_the_question_must_be_in_the_cited_passage(verifier, hits):
+    """The near miss of a small model: a fact about Malaysia reported for Vietnam,
+    because the question asked about Vietnam."""
+    question = "How long did Prime Minister Kishida visit Vietnam in November 2023?"
+    _, carried = verifier.verify("Kishida visited Vietnam for two days [3].", hits, question)
+    assert not carried[0].supported
+    question = "How long did Prime Minister Kishida visit Malaysia in November 2023?"
+    _, right = verifier.verify("Kishida visited Malaysia for two days [3].", hits, question)
+    assert right[0].supported and right[0].citations == [3]
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("How many students will the Quad Fellowship sponsor each year?", True),
+        ("How much did Japan budget for OSA?", True),
+        ("In what year was ODA first created?", True),
+        ("What reciprocal tariff rate did the United States set?", True),
+        ("What share of the budget does each recipient get?", True),
+        ("Which countries are the first recipients of OSA?", False),
+        ("How far do China's port-building efforts stretch?", False),
+        ("What new body did the three countries announce?", False),
+    ],
+)
+def test_questions_that_ask_for_a_number(question, expected):
+    assert asks_for_number(question) is expected
+
+
+def test_states_number():
+    assert states_number("It sponsors 100 students.") and states_number("twelve vessels")
+    assert states_number("the 14th member") and states_number("a quarter each")
+    assert not states_number("The Senkaku Islands.")
