@@ -1,7 +1,9 @@
 """Run `rag eval` with a prompt variant patched in (the experiment in README.md).
 
 Usage: python evals/reports/prompt-variants/run_variant.py VARIANT <rag eval options>
-VARIANT: v0 (the shipped prompt), soft, qfirst, short (see README.md).
+VARIANT: v0 (the shipped prompt), soft, qfirst, short, rule_last (see README.md).
+v0, soft, qfirst and short ran at commit 2c2ceae, before the fresh re-check: add
+RAG_RECHECK=reread to repeat them on later code. rule_last ran with the defaults.
 """
 
 import sys
@@ -29,11 +31,21 @@ SHORT = (
 )
 if "qfirst" in V:
 
-    def build_messages(question, hits, _fmt=P.format_passages):
+    def build_messages(question, hits, system=None, _fmt=P.format_passages):
         user = f"Question: {question}\n\nPassages:\n\n{_fmt(hits)}\n\nQuestion: {question}"
-        return [{"role": "system", "content": P.SYSTEM_PROMPT}, {"role": "user", "content": user}]
+        system = system or P.SYSTEM_PROMPT
+        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
     P.build_messages = build_messages
+    PL.build_messages = build_messages
+if V == "rule_last":  # the refusal rule ends the user turn; the fresh draft omits it
+
+    def build_messages(question, hits, system=None, _fmt=P.format_passages):
+        user = f"Passages:\n\n{_fmt(hits)}\n\nQuestion: {question}"
+        if system in (None, P.SYSTEM_PROMPT):
+            user += f'\n\nIf no passage contains the answer, reply exactly: "{R}"'
+        return [{"role": "system", "content": P.ANSWER_RULES}, {"role": "user", "content": user}]
+
     PL.build_messages = build_messages
 if "soft" in V:
     P.SYSTEM_PROMPT = SOFT
