@@ -94,8 +94,8 @@ class Settings:
     # Below this cosine similarity of the best passage, refuse without generating.
     refusal_threshold: float = 0.25
     # When the model says "the documents do not say" although a passage scores at
-    # least this, it is asked once to re-read the passages; the second draft must
-    # pass citation checking like any answer. 1.0 turns the re-check off.
+    # least this, it drafts once more (see `recheck`); the second draft must pass
+    # citation checking like any answer. 1.0 turns the re-check off.
     recheck_threshold: float = 0.45
     # How the re-check asks: "fresh" (a new draft from the same passages without the
     # refusal rule; citation, name and number checks then decide) or "reread" (the

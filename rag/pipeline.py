@@ -324,9 +324,12 @@ class RagPipeline:
         hits = [c.hit for c in context]  # full passages, numbered as in the prompt
         retrieved = [_citation(i, h) for i, h in enumerate(hits, start=1)]
 
-        def refuse(reason: str, raw: str = "", usage: dict | None = None) -> StreamEvent:
+        def refuse(
+            reason: str, raw: str = "", usage: dict | None = None, sentences: list | None = None
+        ) -> StreamEvent:
             answer = self._refusal(question, reason, timings, retrieved, raw=raw, usage=usage)
             answer.standalone_question = search_query
+            answer.sentences = sentences or []
             return finish(answer)
 
         prompt_question = defuse_control_tokens(query)
@@ -377,28 +380,26 @@ class RagPipeline:
 
         text, sentences = self.verifier.verify(raw, evidence_hits(hits), question=query)
         supported = [s for s in sentences if s.supported and s.citations]
-        after = " (after re-reading the passages)" if rechecked else ""
+        after = " (on a second draft)" if rechecked else ""
         if not supported:
-            event = refuse(
-                f"the drafted answer{after} is not supported by the retrieved passages", raw, usage
-            )
-            event.answer.sentences = sentences
-            yield event
-            return
-        if not new_information(" ".join(s.text for s in supported), query):
-            event = refuse(f"the drafted answer{after} only restates the question", raw, usage)
-            event.answer.sentences = sentences
-            yield event
-            return
-        if asks_for_number(query) and not states_number(" ".join(s.text for s in supported)):
-            event = refuse(
-                f"the drafted answer{after} gives no number, date or figure, "
-                "which the question asks for",
+            yield refuse(
+                f"the drafted answer{after} is not supported by the retrieved passages",
                 raw,
                 usage,
+                sentences,
             )
-            event.answer.sentences = sentences
-            yield event
+            return
+        if not new_information(" ".join(s.text for s in supported), query):
+            yield refuse(
+                f"the drafted answer{after} only restates the question", raw, usage, sentences
+            )
+            return
+        if asks_for_number(query) and not states_number(" ".join(s.text for s in supported)):
+            reason = (
+                f"the drafted answer{after} gives no number, date or figure, "
+                "which the question asks for"
+            )
+            yield refuse(reason, raw, usage, sentences)
             return
         if settings.drop_unsupported and len(supported) < len(sentences):
             sentences = [s for s in sentences if s.supported]

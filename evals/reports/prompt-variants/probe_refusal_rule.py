@@ -22,7 +22,7 @@ settings = Settings.from_env(index_dir=index)
 pipe = RagPipeline(settings)
 generator = pipe.generator
 rule = f'If no passage contains the answer, reply exactly: "{P.REFUSAL_TEXT}"'
-without_rule = P.ANSWER_RULES
+without_rule = P.ANSWER_ONLY_PROMPT
 
 for qid in sys.argv[1:]:
     q = questions[qid]

@@ -44,7 +44,10 @@ if V == "rule_last":  # the refusal rule ends the user turn; the fresh draft omi
         user = f"Passages:\n\n{_fmt(hits)}\n\nQuestion: {question}"
         if system in (None, P.SYSTEM_PROMPT):
             user += f'\n\nIf no passage contains the answer, reply exactly: "{R}"'
-        return [{"role": "system", "content": P.ANSWER_RULES}, {"role": "user", "content": user}]
+        return [
+            {"role": "system", "content": P.ANSWER_ONLY_PROMPT},
+            {"role": "user", "content": user},
+        ]
 
     PL.build_messages = build_messages
 if "soft" in V:
