@@ -78,6 +78,20 @@ class Citation:
 
 
 @dataclass
+class ContextSentence:
+    """A numbered sentence of what the model reads; the model names its evidence by ``id``."""
+
+    id: str  # "2.3": sentence 3 of passage 2
+    n: int  # passage number, as in the prompt and the citations
+    text: str
+    start: int  # offsets into the passage (chunk) text
+    end: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
 class AnswerSentence:
     """One sentence of the answer with the citations that support it."""
 
@@ -87,6 +101,8 @@ class AnswerSentence:
     supported: bool
     # (start, end) of the best supporting span inside each cited passage text, keyed by n.
     evidence: dict[int, tuple[int, int]] = field(default_factory=dict)
+    # Ids of the context sentences this answer sentence rests on ("2.3").
+    evidence_ids: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -110,6 +126,17 @@ class Answer:
     standalone_question: str | None = None
     retrieved: list[Citation] = field(default_factory=list)
     usage: dict[str, int] = field(default_factory=dict)
+    # The numbered sentences the model read, and the ids it named as evidence.
+    context: list[ContextSentence] = field(default_factory=list)
+    evidence: list[str] = field(default_factory=list)
+    # Calibrated probability that the answer is right (None: refused before drafting),
+    # and the signals it was computed from.
+    confidence: float | None = None
+    signals: dict[str, float] = field(default_factory=dict)
+
+    def evidence_sentences(self) -> list[ContextSentence]:
+        named = set(self.evidence)
+        return [s for s in self.context if s.id in named]
 
     def to_dict(self) -> dict:
         return {
@@ -125,4 +152,8 @@ class Answer:
             "standalone_question": self.standalone_question,
             "retrieved": [c.to_dict() for c in self.retrieved],
             "usage": self.usage,
+            "evidence": [s.to_dict() for s in self.evidence_sentences()],
+            "context": [s.to_dict() for s in self.context],
+            "confidence": self.confidence,
+            "signals": self.signals,
         }
