@@ -48,7 +48,10 @@ def eval_command(
         str,
         typer.Option(
             "--set",
-            help="Question set: osa, osa-followups, squad2-dev, clapnq-dev, or a .jsonl file",
+            help=(
+                "Question set: osa, osa-heldout, osa-followups, squad2-dev, clapnq-dev, "
+                "or a .jsonl file"
+            ),
             show_default=False,
         ),
     ],

@@ -23,6 +23,8 @@ restricted to one ``source`` file.
 Named sets:
 
 - ``osa``: ``evals/sets/osa.jsonl`` over the bundled ``corpus/``.
+- ``osa-heldout``: ``evals/sets/osa_heldout.jsonl`` (ids ``ho-001``...), same schema and
+  corpus as ``osa``; written before any tuning for it and never used for tuning.
 - ``osa-followups``: ``evals/sets/osa_followups.jsonl``, short conversations over the
   bundled ``corpus/`` whose last question is a follow-up (``history``, ``standalone``).
 - ``squad2-dev``: SQuAD 2.0 dev from ``<data-dir>/evals/squad2_dev/``; every
@@ -50,9 +52,13 @@ from pathlib import Path
 
 from evals.paths import EVALS_DIR, REPO_ROOT
 
-NAMED_SETS = ("osa", "osa-followups", "squad2-dev", "clapnq-dev")
+NAMED_SETS = ("osa", "osa-heldout", "osa-followups", "squad2-dev", "clapnq-dev")
 BUNDLED_SETS = {  # name -> (file in evals/sets/, description); corpus: the bundled corpus/
     "osa": ("osa.jsonl", "OSA / ASEAN questions over the bundled corpus/"),
+    "osa-heldout": (
+        "osa_heldout.jsonl",
+        "held-out OSA / ASEAN questions (never used for tuning) over the bundled corpus/",
+    ),
     "osa-followups": (
         "osa_followups.jsonl",
         "OSA / ASEAN follow-up questions (1-2 earlier turns) over the bundled corpus/",
@@ -115,13 +121,17 @@ class Question:
     type: str | None = None
     history: list[dict] = field(default_factory=list)  # earlier turns: {question, answer}
     standalone: str | None = None  # the follow-up as a question on its own
+    near_miss: list[Gold] = field(default_factory=list)  # passages that seem to answer, but don't
 
     def gold_dict(self) -> dict:
-        return {
+        d = {
             "answers": self.answers,
             "keywords": self.keywords,
             "passages": [g.to_dict() for g in self.gold],
         }
+        if self.near_miss:
+            d["near_miss"] = [g.to_dict() for g in self.near_miss]
+        return d
 
 
 @dataclass
@@ -347,6 +357,7 @@ def load_jsonl_set(
                 type=row.get("type") or ("answerable" if answerable else "unanswerable"),
                 history=parse_history(row.get("history"), f"{path}: question {qid}"),
                 standalone=str(row["standalone"]) if row.get("standalone") else None,
+                near_miss=parse_gold(row.get("near_miss") or [], names),
             )
         )
     return EvalSet(name or path.stem, questions, corpus_dir, description=f"questions from {path}")

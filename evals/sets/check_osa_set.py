@@ -1,15 +1,20 @@
-"""Validate the OSA evaluation question set (evals/sets/osa.jsonl).
+"""Validate an OSA evaluation question set (evals/sets/osa.jsonl, osa_heldout.jsonl).
 
-Checks the schema, unique ids, per-type counts, that every gold / near-miss
-quote is an exact single-line substring of its source file, and that every
-keyword of an answerable question occurs (case-insensitively) both in one of
-its gold answers and in at least one of its gold sources.
+Checks the schema, unique ids (``osa-001``.. for osa.jsonl, ``ho-001``.. for
+osa_heldout.jsonl, otherwise the prefix of the first id), per-type counts and
+minimums, that every gold / near-miss quote is a single-line quote found in the
+document text *as the project's loader produces it* (``rag.loaders.load_document``:
+YAML front matter stripped, hard-wrapped lines unwrapped; whitespace is normalised
+on both sides), and that every keyword of an answerable question occurs
+(case-insensitively) both in one of its gold answers and in the loaded text of at
+least one of its gold sources. A quote that is only in the front matter (e.g. the
+title) is rejected: no indexed chunk contains it.
 
 Usage:
-    python3 evals/sets/check_osa_set.py [CORPUS_DIR] [--set PATH]
+    python evals/sets/check_osa_set.py [CORPUS_DIR] [--set PATH]
 
-CORPUS_DIR defaults to ``../shared/corpus/osa`` relative to the repo root.
-Exits non-zero if any error is found.
+CORPUS_DIR defaults to the bundled ``corpus/``. Needs the project's environment
+(``. .venv/bin/activate``). Exits non-zero if any error is found.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parents[1]
-DEFAULT_CORPUS = REPO_ROOT / ".." / "shared" / "corpus" / "osa"
+DEFAULT_CORPUS = REPO_ROOT / "corpus"
 DEFAULT_SET = HERE / "osa.jsonl"
 
 TYPES = {"single-fact", "numeric", "list", "synthesis", "cross-document", "unanswerable"}
@@ -37,13 +42,48 @@ REQUIRED = {
 }
 OPTIONAL = {"notes": str, "near_miss": list}
 SEED = "japan-osa-malaysia-visit.txt"
-FIRST_QUESTION = "Which countries are the first recipients of Japan's OSA?"
-MIN_TOTAL, MIN_ANSWERABLE, MIN_UNANSWERABLE = 64, 45, 16
+FIRST_QUESTION = "Which countries are the first recipients of Japan's OSA?"  # osa.jsonl only
+# Per set file: (id prefix, minimum questions, answerable, unanswerable).
+SET_RULES = {
+    "osa.jsonl": ("osa", 64, 45, 16),
+    "osa_heldout.jsonl": ("ho", 70, 46, 24),
+}
 
 
 def norm(text: str) -> str:
     """Lower-case and collapse all whitespace (incl. non-breaking spaces)."""
     return " ".join(text.split()).lower()
+
+
+def squash(text: str) -> str:
+    """Collapse all whitespace (incl. non-breaking spaces), keeping case."""
+    return " ".join(text.split())
+
+
+def load_corpus(corpus_dir: Path) -> tuple[dict[str, str], list[str]]:
+    """File name -> whitespace-collapsed text as ``rag.loaders`` produces it (front matter
+    stripped); and the files the loader could not read."""
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    from rag.loaders import SUPPORTED_SUFFIXES, LoadError, load_document
+
+    corpus, skipped = {}, []
+    for p in sorted(corpus_dir.iterdir()):
+        if not p.is_file() or p.suffix.lower() not in SUPPORTED_SUFFIXES:
+            continue
+        try:
+            corpus[p.name] = squash(load_document(p).text)
+        except LoadError as exc:
+            skipped.append(f"{p.name}: {exc}")
+    return corpus, skipped
+
+
+def set_rules(set_path: Path, items: list[dict]) -> tuple[str, int, int, int]:
+    """Id prefix and minimum counts of a set file (unknown files: the first id's prefix)."""
+    if set_path.name in SET_RULES:
+        return SET_RULES[set_path.name]
+    first = str(items[0].get("id", "")) if items else ""
+    return (first.rsplit("-", 1)[0] or "osa"), 1, 0, 0
 
 
 def check_passages(qid, field, passages, corpus, errors, warnings):
@@ -63,13 +103,16 @@ def check_passages(qid, field, passages, corpus, errors, warnings):
             continue
         if "\n" in quote:
             errors.append(f"{where}: quote spans a line break")
-        if quote not in corpus[src]:
-            errors.append(f"{where}: quote not found verbatim in {src}: {quote!r}")
+        if squash(quote) not in corpus[src]:
+            errors.append(
+                f"{where}: quote not found in the loaded text of {src} "
+                f"(front matter is stripped): {quote!r}"
+            )
             continue
         n_words = len(quote.split())
         if not 4 <= n_words <= 20:
             warnings.append(f"{where}: quote has {n_words} words")
-        hits = [name for name, text in corpus.items() if quote in text]
+        hits = [name for name, text in corpus.items() if squash(quote) in text]
         if len(hits) > 1:
             warnings.append(f"{where}: quote also occurs in {sorted(set(hits) - {src})}")
         sources.add(src)
@@ -88,16 +131,16 @@ def main(argv=None) -> int:
     if not corpus_dir.is_dir():
         print(f"ERROR: corpus dir not found: {corpus_dir}")
         return 2
-    corpus = {
-        p.name: p.read_text(encoding="utf-8")
-        for p in sorted(corpus_dir.iterdir())
-        if p.suffix in {".md", ".txt"}
-    }
+    set_path = Path(args.set_path)
+    if not set_path.is_file():
+        print(f"ERROR: question set not found: {set_path}")
+        return 2
+    corpus, skipped = load_corpus(corpus_dir)
 
     errors: list[str] = []
-    warnings: list[str] = []
+    warnings: list[str] = [f"loader skipped {s}" for s in skipped]
     items = []
-    for n, line in enumerate(Path(args.set_path).read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(set_path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
         try:
@@ -109,9 +152,10 @@ def main(argv=None) -> int:
     for qid, c in ids.items():
         if c > 1:
             errors.append(f"duplicate id {qid}")
-    expected = [f"osa-{i:03d}" for i in range(1, len(items) + 1)]
+    prefix, min_total, min_answerable, min_unanswerable = set_rules(set_path, items)
+    expected = [f"{prefix}-{i:03d}" for i in range(1, len(items) + 1)]
     if [q.get("id") for q in items] != expected:
-        errors.append("ids are not osa-001.. in file order without gaps")
+        errors.append(f"ids are not {prefix}-001.. in file order without gaps")
 
     seed_answerable = 0
     for q in items:
@@ -164,20 +208,21 @@ def main(argv=None) -> int:
             if q["answers"] or q["keywords"] or q["gold_passages"]:
                 errors.append(f"{qid}: unanswerable must have empty answers/keywords/gold_passages")
 
-    if items and items[0].get("question") != FIRST_QUESTION:
+    if set_path.name == "osa.jsonl" and items and items[0].get("question") != FIRST_QUESTION:
         errors.append(f"osa-001 question must be exactly {FIRST_QUESTION!r}")
 
     types = Counter(q.get("type") for q in items)
     n_ans = sum(1 for q in items if q.get("answerable") is True)
     n_unans = len(items) - n_ans
-    if len(items) < MIN_TOTAL:
-        errors.append(f"only {len(items)} questions (< {MIN_TOTAL})")
-    if n_ans < MIN_ANSWERABLE:
-        errors.append(f"only {n_ans} answerable (< {MIN_ANSWERABLE})")
-    if n_unans < MIN_UNANSWERABLE:
-        errors.append(f"only {n_unans} unanswerable (< {MIN_UNANSWERABLE})")
+    if len(items) < min_total:
+        errors.append(f"only {len(items)} questions (< {min_total})")
+    if n_ans < min_answerable:
+        errors.append(f"only {n_ans} answerable (< {min_answerable})")
+    if n_unans < min_unanswerable:
+        errors.append(f"only {n_unans} unanswerable (< {min_unanswerable})")
 
-    print(f"corpus: {corpus_dir} ({len(corpus)} files)")
+    print(f"set: {set_path}")
+    print(f"corpus: {corpus_dir} ({len(corpus)} files, text as rag.loaders loads it)")
     print(
         f"questions: {len(items)}  answerable: {n_ans}  unanswerable: {n_unans}  "
         f"answerable citing the seed article: {seed_answerable}"
