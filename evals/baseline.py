@@ -223,7 +223,8 @@ class LangChainBaseline:
         retrieve_ms = (time.perf_counter() - started) * 1000
         first = last = None
         parts: list[str] = []
-        for piece in self.chain.stream({"context": self.format_docs(docs), "question": question}):
+        context = self.format_docs(docs)
+        for piece in self.chain.stream({"context": context, "question": question}):
             if piece:
                 last = time.perf_counter()
                 first = first or last
@@ -250,14 +251,22 @@ class LangChainBaseline:
             timings=cost_fields(
                 retrieve_ms, started, first, last, ended, prompt_tokens, completion
             ),
+            context_text=context,  # the model read the whole retrieved passages
         )
 
     def ranked(self, question: str, k: int) -> list[Passage]:
+        """The top ``k`` chunks, scored by cosine similarity like our pipeline's hits.
+
+        LangChain's FAISS store is an ``IndexFlatL2`` and returns squared L2 distances;
+        for unit vectors cosine = 1 - d / 2.
+        """
         self.warm_up()
         pairs = self.vectorstore.similarity_search_with_score(question, k=k)
         return [
-            Passage(d.metadata["chunk_id"], d.metadata["source"], d.page_content, float(score))
-            for d, score in pairs
+            Passage(
+                d.metadata["chunk_id"], d.metadata["source"], d.page_content, 1.0 - float(d2) / 2
+            )
+            for d, d2 in pairs
         ]
 
     def close(self) -> None:

@@ -105,17 +105,28 @@ def headline_table(summaries: dict, k: int) -> Table:
 
 SPLIT_KEYS = (
     "recall@k", "keywords_all", "f1", "contains", "citation_recall_llm", "citation_precision_llm",
-    "negative_rejection", "false_refusal",
+    "negative_rejection", "false_refusal", "confidently_wrong",
 )  # fmt: skip
 SPLIT_NOTE = (
-    "The refusal and context settings were tuned on the osa dev half only; its test half "
-    "is held out, and the external sets were not used for tuning at all (halves fixed by "
-    "a hash of each question id, `evals/sets.py` `in_split`; run one with `--split`)."
+    "Halves fixed by a hash of each question id (`evals/sets.py` `in_split`; run one with "
+    "`--split`). What each set was used for is in the tuning note below."
+)
+# What was tuned on which data: printed in every report (Markdown and HTML).
+TUNING_NOTE = (
+    "Tuning and held-out data: the osa dev half was used to tune the refusal threshold, "
+    "re-check, context and prompt settings; the osa full set, squad2-dev and clapnq-dev "
+    "samples were used when choosing the BM25 weight, MMR (off) and the embedder, and the "
+    "refusal-rule probe used the osa set; the osa test half is therefore not fully "
+    "untouched. `osa-heldout` (sha256 given in evals/README.md) was written before any "
+    "tuning for it and is never used for tuning. The calibration model "
+    "(rag/calibration.json, when present) is trained on data disjoint from every "
+    "reported set."
 )
 
 
-def grouped_table(records: dict, k: int, groups: dict) -> Table | None:
-    """Headline metrics of each system on each group of questions (name -> predicate)."""
+def grouped_table(records: dict, k: int, groups: dict, keys: tuple[str, ...] = ()) -> Table | None:
+    """Headline metrics (``keys``, default ``SPLIT_KEYS``) of each system on each group of
+    questions (name -> predicate)."""
     from evals.metrics import summarize
 
     labels = {key: (label, hi) for key, label, hi in QUALITY_METRICS}
@@ -128,7 +139,7 @@ def grouped_table(records: dict, k: int, groups: dict) -> Table | None:
     if any(part["questions"] == 0 for part in parts.values()):
         return None
     rows = []
-    for key in SPLIT_KEYS:
+    for key in keys or SPLIT_KEYS:
         if key not in labels or all(part.get(key) is None for part in parts.values()):
             continue
         label, higher = labels[key]
@@ -195,7 +206,90 @@ def _applies_to(summary: dict, key: str) -> str:
         return str(summary.get("n_answerable", ""))
     if key == "query_keyword_recall":
         return str(summary.get("n_query_keyword_recall", ""))
+    if key == "confidently_wrong":
+        return str(summary.get("n_confidently_wrong", ""))
+    if key == "context_recall":
+        return str(summary.get("n_context_recall", ""))
     return ""
+
+
+OSA_GROUP_SETS = ("osa", "osa-heldout")
+SEED_SOURCE = "japan-osa-malaysia-visit.txt"
+GROUP_KEYS = (
+    "recall@k",
+    "keywords_all",
+    "false_refusal",
+    "negative_rejection",
+    "confidently_wrong",
+)
+GROUP_NOTE = (
+    "A question is a seed-article question when one of its gold or near-miss passages is "
+    f"from {SEED_SOURCE}, else a White House statements question (all other corpus files)."
+)
+
+
+def osa_group(record: dict) -> str:
+    """'seed article' or 'White House' by the sources of a record's gold and near-miss passages."""
+    gold = record.get("gold") or {}
+    sources = {p.get("source") for p in [*gold.get("passages", []), *gold.get("near_miss", [])]}
+    doc_ids = {p.get("doc_id") for p in gold.get("passages", [])}
+    seed = SEED_SOURCE in sources or SEED_SOURCE.removesuffix(".txt") in doc_ids
+    return "seed article" if seed else "White House"
+
+
+def source_group_table(records: dict, k: int) -> Table | None:
+    """Seed-article vs White House questions of the osa sets: retrieval, keywords, refusal."""
+    return grouped_table(
+        records,
+        k,
+        {
+            "seed article": lambda r: osa_group(r) == "seed article",
+            "White House": lambda r: osa_group(r) == "White House",
+        },
+        keys=GROUP_KEYS,
+    )
+
+
+ABSTENTION_NOTE = (
+    "Abstention score: ours = its calibrated confidence (`Answer.confidence`); baseline = "
+    "its best retrieved passage's cosine score. Wrong = keyword accuracy 0 (sets with "
+    "keywords), else answer not contained and token F1 < 0.2; any answer to an unanswerable "
+    "question is wrong. Coverage = answered / all questions; error rate = wrong / answered; "
+    "'own decisions' = the system's refusals only, 'score ≥ t' = it also abstains below t. "
+    "AUROC (sklearn roc_auc_score): positive = answering is right; answered questions rank "
+    "by score, refused ones below all of them (a refused unanswerable question is a right "
+    "decision, a refused answerable one a wrong one). 'answered only' leaves the refused "
+    "out. Definitions: evals/README.md."
+)
+
+
+def abstention_table(summaries: dict) -> Table | None:
+    """Risk-coverage at the system's own decisions and at score thresholds, and AUROC."""
+    systems = [s for s in summaries if summaries[s].get("risk_coverage")]
+    if not systems:
+        return None
+    rows = []
+    first = summaries[systems[0]]["risk_coverage"]
+    for i, row in enumerate(first):
+        label = "own decisions" if row["threshold"] is None else f"score ≥ {row['threshold']:.1f}"
+        cells = []
+        for s in systems:
+            r = summaries[s]["risk_coverage"][i]
+            cells += [fmt(r["coverage"]), fmt(r["risk"])]
+        rows.append([label, *cells])
+    for key, label in (
+        ("auroc", "AUROC (refusals included)"),
+        ("auroc_answered", "AUROC (answered only)"),
+    ):
+        cells = []
+        for s in systems:
+            cells += [fmt(summaries[s].get(key)), ""]
+        rows.append([label, *cells])
+    headers = ["Answering"]
+    for s in systems:
+        lab = SYSTEM_LABELS.get(s, s)
+        headers += [f"{lab} coverage", f"{lab} error rate"]
+    return Table(headers, rows)
 
 
 def cost_table(summaries: dict) -> Table:
@@ -414,7 +508,41 @@ def make_plots(out_dir: Path, summaries: dict, records: dict, k: int) -> list[tu
     fig.savefig(plots_dir / "latency.png", dpi=110)
     plt.close(fig)
     made.append(("plots/latency.png", "Latency histograms per system (dashed line: median)"))
+    made += risk_coverage_plot(plots_dir, records)
     return made
+
+
+def risk_coverage_plot(plots_dir: Path, records: dict) -> list[tuple[str, str]]:
+    """plots/risk_coverage.png: error rate vs coverage as each system abstains below a score."""
+    import matplotlib.pyplot as plt
+
+    from evals.metrics import abstention_items, risk_coverage_curve
+
+    curves = {}
+    for name, recs in records.items():
+        coverage, risk = risk_coverage_curve(abstention_items(recs))
+        if coverage:
+            curves[name] = (coverage, risk)
+    if not curves:
+        return []
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, (coverage, risk) in curves.items():
+        ax.plot(coverage, risk, label=SYSTEM_LABELS.get(name, name), color=COLORS.get(name))
+        ax.plot(coverage[-1], risk[-1], "o", color=COLORS.get(name))
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("coverage (answered / all questions)")
+    ax.set_ylabel("error rate among answered")
+    ax.set_title("Risk-coverage (dot: the system's own decisions)", fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(plots_dir / "risk_coverage.png", dpi=110)
+    plt.close(fig)
+    caption = (
+        "Risk-coverage: answering only the questions with the highest abstention score "
+        "(ours: confidence; baseline: best passage score)"
+    )
+    return [("plots/risk_coverage.png", caption)]
 
 
 # -- documents ---------------------------------------------------------------------------
@@ -506,7 +634,7 @@ def _run_info(meta: dict) -> list[tuple[str, str]]:
     ]
 
 
-def _notes(meta: dict) -> list[str]:
+def _notes(meta: dict, summaries: dict | None = None) -> list[str]:
     notes = [
         "Metric definitions and references: `evals/README.md`. Refusals score as empty answers; "
         "citation metrics cover answered (not refused) questions only.",
@@ -536,7 +664,34 @@ def _notes(meta: dict) -> list[str]:
             f"(e.g. quoted from YAML front matter, which the loader strips): {ids}. "
             "They cap retrieval recall for those questions."
         )
+    fallback = ((summaries or {}).get("ours") or {}).get("context_fallback")
+    if fallback:
+        notes.append(
+            f"Context recall: for {fallback} of our answers the pipeline recorded no context "
+            "sentences (`Answer.context` empty), so the retrieved passages stood in for what "
+            "the model read (`context_from: fallback` in results.jsonl)."
+        )
     return notes
+
+
+def _sections(meta: dict, summaries: dict, records: dict) -> list[tuple[str, str, Table | None]]:
+    """(title, note, table) of the sections both report formats share after the judges."""
+    k = meta["top_k"]
+    out: list[tuple[str, str, Table | None]] = []
+    abstention = abstention_table(summaries)
+    if abstention is not None:
+        out.append(("Abstention: risk-coverage and AUROC", ABSTENTION_NOTE, abstention))
+    halves = split_table(records, k) if meta.get("split", "all") == "all" else None
+    if halves is not None:
+        out.append(("Dev (tuning) and test (held-out) halves", SPLIT_NOTE, halves))
+    groups = source_group_table(records, k) if meta.get("set") in OSA_GROUP_SETS else None
+    if groups is not None:
+        out.append(("Seed article vs White House statements", GROUP_NOTE, groups))
+    parts = resumed_table(records, k) if meta.get("resumed_from") else None
+    if parts is not None:
+        out.append(("Earlier and new questions (resumed run)", RESUMED_NOTE, parts))
+    out.append(("Tuning and held-out data", TUNING_NOTE, None))
+    return out
 
 
 def render_markdown(meta: dict, summaries: dict, records: dict, plots: list) -> str:
@@ -549,14 +704,8 @@ def render_markdown(meta: dict, summaries: dict, records: dict, plots: list) -> 
     lines += [f"![{caption}]({path})" for path, caption in plots]
     lines += ["", "## Citation judges: agreement with 30 hand-labelled cases", ""]
     lines += [agreement_table(meta).markdown(), ""]
-    halves = split_table(records, k) if meta.get("split", "all") == "all" else None
-    if halves is not None:
-        lines += ["## Dev (tuning) and test (held-out) halves", "", SPLIT_NOTE, ""]
-        lines += [halves.markdown(), ""]
-    parts = resumed_table(records, k) if meta.get("resumed_from") else None
-    if parts is not None:
-        lines += ["## Earlier and new questions (resumed run)", "", RESUMED_NOTE, ""]
-        lines += [parts.markdown(), ""]
+    for title, note, table in _sections(meta, summaries, records):
+        lines += [f"## {title}", "", note, ""] + ([table.markdown(), ""] if table else [])
     typed = by_type_table(records)
     if typed is not None:
         lines += ["## By question type", "", typed.markdown(), ""]
@@ -568,7 +717,7 @@ def render_markdown(meta: dict, summaries: dict, records: dict, plots: list) -> 
     if total > MD_FAILURE_ROWS:
         lines += [f"First {MD_FAILURE_ROWS} shown; all are in report.html and results.jsonl.", ""]
     lines += [table.markdown() if total else "None.", ""]
-    lines += ["## Notes", ""] + [f"- {n}" for n in _notes(meta)] + [""]
+    lines += ["## Notes", ""] + [f"- {n}" for n in _notes(meta, summaries)] + [""]
     return "\n".join(lines)
 
 
@@ -602,6 +751,10 @@ def render_html(meta: dict, summaries: dict, records: dict, plots: list) -> str:
         "<h2>Citation judges: agreement with 30 hand-labelled cases</h2>",
         agreement_table(meta).html(),
     ]
+    for title, note, table in _sections(meta, summaries, records):
+        parts += [f"<h2>{esc(title)}</h2>", f"<p>{esc(note)}</p>"] + (
+            [table.html()] if table else []
+        )
     typed = by_type_table(records)
     if typed is not None:
         parts += ["<h2>By question type</h2>", typed.html()]
@@ -616,7 +769,7 @@ def render_html(meta: dict, summaries: dict, records: dict, plots: list) -> str:
     ]
     parts += (
         ["<h2>Notes</h2><ul>"]
-        + [f"<li>{esc(n)}</li>" for n in _notes(meta)]
+        + [f"<li>{esc(n)}</li>" for n in _notes(meta, summaries)]
         + ["</ul></body></html>"]
     )
     return "\n".join(parts)
@@ -812,6 +965,7 @@ def render_retrieval_markdown(meta: dict, summaries: dict, records: dict, plots:
         lines += [f"First {MD_FAILURE_ROWS} shown; all are in report.html and results.jsonl.", ""]
     lines += [table.markdown() if total else "None.", ""]
     lines += ["## Notes", ""] + [f"- {n}" for n in _retrieval_notes(meta, summary)] + [""]
+    lines += ["## Tuning and held-out data", "", TUNING_NOTE, ""]
     return "\n".join(lines)
 
 
@@ -843,7 +997,8 @@ def render_retrieval_html(meta: dict, summaries: dict, records: dict, plots: lis
     parts += ["<h2>Notes</h2><ul>"] + [
         f"<li>{esc(n)}</li>" for n in _retrieval_notes(meta, summary)
     ]
-    parts += ["</ul></body></html>"]
+    parts += ["</ul><h2>Tuning and held-out data</h2>", f"<p>{esc(TUNING_NOTE)}</p>"]
+    parts += ["</body></html>"]
     return "\n".join(parts)
 
 
@@ -902,7 +1057,7 @@ def rerender(out_dir: Path) -> Path:
 HEADLINE_KEYS = (
     "recall@k", "mrr@10", "ndcg@10", "f1", "contains", "keywords_all",
     "citation_recall_llm", "citation_precision_llm", "citation_recall_lex",
-    "negative_rejection", "false_refusal",
+    "negative_rejection", "false_refusal", "confidently_wrong",
 )  # fmt: skip
 
 

@@ -23,6 +23,8 @@ from evals.judge import JUDGE_SYSTEM, JUDGE_USER, LexicalJudge, LLMJudge, agreem
 from evals.metrics import (
     answer_scores,
     citation_scores,
+    confidently_wrong,
+    context_recall,
     query_keyword_recall,
     retrieval_scores,
     run_labels,
@@ -51,6 +53,14 @@ def answer_one(system: System, q) -> dict:
     def gold_of(p) -> list[str]:
         return [g.label for g in q.gold if g.matches(p.text, p.source)]
 
+    metrics = answer_scores(ans.answer, ans.refused, q.answers, q.keywords)
+    metrics["confidently_wrong"] = confidently_wrong(q.answerable, ans.refused, metrics)
+    read, context_from = what_was_read(system, ans)
+    quotes = [g.quote for g in q.gold if g.quote] if q.answerable else []
+    metrics["context_recall"] = context_recall(quotes, read)
+    top_score = best_score(ans.retrieved)  # the baseline's chain keeps no scores:
+    if top_score is None:  # its top-ranked chunk is its first retrieved one
+        top_score = best_score(ranked[:1])
     return {
         "system": system.name,
         "id": q.id,
@@ -85,13 +95,35 @@ def answer_one(system: System, q) -> dict:
         "ranked": [
             {"chunk_id": p.chunk_id, "source": p.source, "gold": gold_of(p)} for p in ranked
         ],
-        "metrics": answer_scores(ans.answer, ans.refused, q.answers, q.keywords)
-        | follow_up_scores(q, query),
+        "metrics": metrics | follow_up_scores(q, query),
+        "context_from": context_from,
+        "confidence": ans.confidence,
+        "top_score": top_score,
+        "abstention_score": ans.confidence if system.name == "ours" else top_score,
         **follow_up_fields(q, ans, query),
         "timings": ans.timings,
         "_passages": {i: p.text for i, p in enumerate(ans.retrieved, start=1)},
         "_gold_labels": [g.label for g in q.gold] if q.answerable else [],
     }
+
+
+def what_was_read(system: System, ans) -> tuple[str, str]:
+    """The text the model read, and where it came from (for ``context_recall``).
+
+    Ours: its ``Answer.context`` sentences ("context"); when it recorded none, the
+    retrieved passages stand in ("fallback"). The baseline reads the whole retrieved
+    passages ("passages").
+    """
+    if ans.context_text:
+        return ans.context_text, "context" if system.name == "ours" else "passages"
+    passages = "\n\n".join(p.text for p in ans.retrieved)
+    return passages, "fallback" if system.name == "ours" else "passages"
+
+
+def best_score(passages) -> float | None:
+    """The best retrieved passage's cosine score (the baseline's abstention score)."""
+    scores = [float(p.score) for p in passages if p.score is not None]
+    return round(max(scores), 4) if scores else None
 
 
 def follow_up_fields(q, ans, query: str) -> dict:

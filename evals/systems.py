@@ -41,6 +41,8 @@ class SystemAnswer:
     timings: dict[str, float] = field(default_factory=dict)
     search_query: str | None = None  # what was retrieved with, when not the question itself
     rewrite_method: str = "none"  # follow-ups: "model", "heuristic" or "none"
+    context_text: str = ""  # what the model read (ours: Answer.context sentences, one a line)
+    confidence: float | None = None  # ours: Answer.confidence; the baseline has none
 
     @property
     def cited(self) -> list[int]:
@@ -168,6 +170,8 @@ class OursSystem:
             | ({"rewrite_ms": rewrite_ms} if turns else {}),
             search_query=search_query,
             rewrite_method=method,
+            context_text="\n".join(s.text for s in final.context),
+            confidence=final.confidence,
         )
 
     def ranked(self, question: str, k: int) -> list[Passage]:
