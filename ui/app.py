@@ -21,7 +21,7 @@ from pathlib import Path
 import gradio as gr
 
 from rag.config import Settings
-from rag.conversation import Turn, needs_context, rewrite_question
+from rag.conversation import Conversation
 from rag.feedback import DEFAULT_FEEDBACK_FILE, append_feedback, feedback_record
 from rag.pipeline import clean_question
 from ui.assets import CSS, JS
@@ -149,11 +149,11 @@ class ChatUI:
             pipe = self.engine.pipeline(
                 top_k, model, temperature, threshold, context_chars, drop_unsupported
             )
-            turns = [Turn(t["question"], t.get("search_query")) for t in session["turns"]]
-            if turns and needs_context(question):
+            conversation = Conversation.for_pipeline(pipe, session["turns"])
+            if conversation.needs_rewrite(question):
                 yield show(render_streaming("", "Reading the follow-up in context…"))
-            rewrite = rewrite_question(question, turns, generator=pipe.generator, max_chars=limit)
-            search_query = rewrite.query if rewrite.rewritten else None
+            rewrite = conversation.rewrite(question)
+            search_query = rewrite.search_query
             answer, text = None, ""
             for event in pipe.stream(question, search_query=search_query):
                 if event.kind == "token":
@@ -174,13 +174,14 @@ class ChatUI:
             )
             return
         aid = uuid.uuid4().hex[:10]
-        session["turns"].append(
+        turn = conversation.add(question, rewrite, answer)
+        session["turns"].append(  # the conversation's turn, as plain values, with the answer
             {
                 "aid": aid,
-                "question": question,
+                "question": turn.question,
                 "answer": answer,
-                "search_query": search_query,
-                "method": rewrite.method,
+                "search_query": turn.standalone,
+                "method": turn.method,
             }
         )
         yield show(render_answer(answer, aid), sources=render_sources(session["turns"]))

@@ -127,3 +127,40 @@ def test_feedback_lines(tmp_path):
     json.dumps(records)  # plain JSON
     with pytest.raises(ValueError, match="rating"):
         feedback_record(make_answer(), "meh")
+
+
+def test_ui_rewrites_follow_ups_through_the_conversation(ui_settings, make_engine, monkeypatch):
+    """ChatUI.respond builds a `Conversation` from the session, rewrites with it (a spy sees
+    every question) and keeps its turns; "What about X?" is substituted, with no model call."""
+    from test_ui_handlers import ask
+
+    from rag.conversation import Conversation
+    from ui.app import ChatUI
+
+    malaysia = "How much OSA funding did Malaysia receive and for what equipment?"
+    philippines = "How much OSA funding did the Philippines receive and for what equipment?"
+    seen: list[tuple[int, str]] = []
+    real_rewrite = Conversation.rewrite
+
+    def spy(self, question):
+        seen.append((len(self.turns), question))
+        return real_rewrite(self, question)
+
+    monkeypatch.setattr(Conversation, "rewrite", spy)
+    added: list[str] = []
+    real_add = Conversation.add
+    monkeypatch.setattr(
+        Conversation, "add", lambda self, q, *a, **k: added.append(q) or real_add(self, q, *a, **k)
+    )
+    engine = make_engine(ui_settings, "Each recipient receives a quarter of the budget [1].")
+    ui = ChatUI(engine)
+    *_, first = ask(ui, malaysia)
+    calls = len(engine.fake.calls)
+    *_, last = ask(ui, "And what about the Philippines?", first[1], first[2])
+    assert seen == [(0, malaysia), (1, "And what about the Philippines?")]
+    assert added == [malaysia, "And what about the Philippines?"]
+    turn = last[2]["turns"][-1]
+    assert turn["method"] == "substitution" and turn["search_query"] == philippines
+    assert turn["answer"].standalone_question == philippines
+    assert len(engine.fake.calls) == calls + 1  # the answer only: no rewrite call
+    assert Conversation(last[2]["turns"]).turns[-1].standalone == philippines
