@@ -2,8 +2,8 @@
 
 `OursSystem` wraps `RagPipeline.stream`, the exact code path of `rag ask` and
 `rag chat`; a follow-up question (one with earlier turns) is first rewritten into
-a standalone search query by `rag.conversation.rewrite_question`, exactly as the
-chat UI does (`ui.app.ChatUI.respond`). The LangChain baseline lives in
+a standalone search query by `rag.conversation.Conversation`, exactly as the
+chat UI (`ui.app.ChatUI.respond`) and `rag chat` do. The LangChain baseline lives in
 `evals.baseline`. Both return a `SystemAnswer`, and both time the call the same
 way (the harness clock around the stream), so their costs are comparable.
 """
@@ -40,7 +40,7 @@ class SystemAnswer:
     refusal_reason: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
     search_query: str | None = None  # what was retrieved with, when not the question itself
-    rewrite_method: str = "none"  # follow-ups: "model", "heuristic" or "none"
+    rewrite_method: str = "none"  # follow-ups: "substitution", "model", "heuristic" or "none"
     context_text: str = ""  # what the model read (ours: Answer.context sentences, one a line)
     confidence: float | None = None  # ours: Answer.confidence; the baseline has none
 
@@ -104,19 +104,20 @@ class OursSystem:
         ):
             pass
 
-    def earlier_turns(self, history: Sequence[dict]) -> list:
-        """The earlier questions as the chat UI keeps them: each with its own rewrite."""
-        from rag.conversation import Turn, rewrite_question
+    def conversation(self, history: Sequence[dict] = ()):
+        """A `rag.conversation.Conversation` holding ``history``'s questions, each rewritten
+        in turn as the chat UI rewrites it (``ui.app.ChatUI.respond``)."""
+        from rag.conversation import Conversation
 
-        limit = self.pipeline.settings.max_question_chars
-        turns: list[Turn] = []
+        conversation = Conversation.for_pipeline(self.pipeline)
         for turn in history:
             question = turn["question"].strip()
-            rewrite = rewrite_question(
-                question, turns, generator=self.pipeline.generator, max_chars=limit
-            )
-            turns.append(Turn(question, rewrite.query if rewrite.rewritten else None))
-        return turns
+            conversation.add(question, conversation.rewrite(question), turn.get("answer"))
+        return conversation
+
+    def earlier_turns(self, history: Sequence[dict]) -> list:
+        """The earlier questions as the chat UI keeps them: each with its own rewrite."""
+        return self.conversation(history).turns
 
     def answer(self, question: str, history: Sequence[dict] = ()) -> SystemAnswer:
         """Answer ``question``; with ``history`` it is a follow-up, rewritten as in the UI.
@@ -124,19 +125,12 @@ class OursSystem:
         The earlier turns' own rewrites happened in earlier turns of the chat and are
         not timed; the follow-up's rewrite is (``rewrite_ms``, and inside the total).
         """
-        from rag.conversation import rewrite_question
-
-        turns = self.earlier_turns(history) if history else []
+        conversation = self.conversation(history) if history else None
         started = time.perf_counter()
         search_query, method, rewrite_ms = None, "none", 0.0
-        if turns:
-            rewrite = rewrite_question(
-                question.strip(),
-                turns,
-                generator=self.pipeline.generator,
-                max_chars=self.pipeline.settings.max_question_chars,
-            )
-            search_query = rewrite.query if rewrite.rewritten else None
+        if conversation is not None:
+            rewrite = conversation.rewrite(question.strip())
+            search_query = rewrite.search_query
             method = rewrite.method
             rewrite_ms = round((time.perf_counter() - started) * 1000, 1)
         first = last = None
@@ -167,7 +161,7 @@ class OursSystem:
                 usage.get("prompt_tokens", 0),
                 usage.get("completion_tokens", 0),
             )
-            | ({"rewrite_ms": rewrite_ms} if turns else {}),
+            | ({"rewrite_ms": rewrite_ms} if conversation is not None else {}),
             search_query=search_query,
             rewrite_method=method,
             context_text="\n".join(s.text for s in final.context),

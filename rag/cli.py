@@ -153,7 +153,7 @@ def ask(
             _print_streamed(pipe, q)
 
 
-def _print_streamed(pipe, question: str) -> None:
+def _print_streamed(pipe, question: str, search_query: str | None = None):
     """Stream tokens live, then replace them with the checked answer and its sources."""
     from rich.live import Live
     from rich.text import Text
@@ -161,7 +161,7 @@ def _print_streamed(pipe, question: str) -> None:
     answer = None
     streamed = Text(style="dim")
     with Live(streamed, console=console, refresh_per_second=12, transient=True) as live:
-        for event in pipe.stream(question):
+        for event in pipe.stream(question, search_query=search_query):
             if event.kind == "token":
                 streamed.append(event.text)
                 live.update(streamed)
@@ -171,6 +171,7 @@ def _print_streamed(pipe, question: str) -> None:
             else:
                 answer = event.answer
     _print_answer(answer)
+    return answer
 
 
 def _print_answer(answer) -> None:
@@ -210,9 +211,16 @@ def chat(
     model: Model = None,
     k: TopK = None,
 ) -> None:
-    """Interactive question answering in the terminal (empty line or Ctrl-D quits)."""
+    """Interactive question answering in the terminal (empty line or Ctrl-D quits).
+
+    Follow-ups ("What about Fiji?", "And how much did each of them get?") are rewritten
+    into standalone search queries from the earlier questions, as in the browser UI.
+    """
+    from rag.conversation import Conversation
+
     settings = _settings(index_dir=index_dir, model=model, top_k=k)
     pipe = _load_pipeline(settings)
+    conversation = Conversation.for_pipeline(pipe)
     console.print(
         f"[bold]Ask about the indexed documents[/] ({len(pipe.store)} passages, "
         f"model {pipe.model_name}). Empty line to quit."
@@ -224,7 +232,11 @@ def chat(
             break
         if not question.strip():
             break
-        _print_streamed(pipe, question)
+        rewrite = conversation.rewrite(question)
+        if rewrite.rewritten:
+            console.print(f"[dim]searching for: {escape(rewrite.query)}[/]")
+        answer = _print_streamed(pipe, question, rewrite.search_query)
+        conversation.add(question, rewrite, answer)
 
 
 # -- models ------------------------------------------------------------------------
