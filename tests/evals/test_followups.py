@@ -21,7 +21,7 @@ FOLLOW_UP = "And how much did each of them get?"
 def test_followup_set_loads_with_history_and_standalone():
     evalset = load_set("osa-followups")
     assert evalset.name == "osa-followups" and evalset.corpus_dir == REPO / "corpus"
-    assert len(evalset.questions) == 12 and len(evalset.unanswerable) == 2
+    assert len(evalset.questions) == 19 and len(evalset.unanswerable) == 4
     for q in evalset.questions:
         assert 1 <= len(q.history) <= 2, q.id
         assert all(t["question"].strip() and t["answer"].strip() for t in q.history), q.id
