@@ -4,6 +4,7 @@ scriptable fake generator for pipeline tests that need no LLM."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterator
@@ -169,28 +170,65 @@ def tiny_generator(tiny_model_path: Path):
 class FakeGenerator:
     """Implements the `Generator` protocol with a canned reply, streamed word by word.
 
-    ``reply`` may be a list: call i gets reply i (the last one repeats).
+    ``reply`` may be a list: call i gets reply i (the last one repeats). A plain-text
+    reply asked for with an evidence schema is wrapped as the evidence-first JSON
+    (`evidence_reply`); ``judge`` is what `yes_probability` returns.
     """
 
-    def __init__(self, reply: str | list[str], name: str = "fake-llm"):
+    def __init__(self, reply: str | list[str], name: str = "fake-llm", judge: float = 0.9):
         self.replies = [reply] if isinstance(reply, str) else list(reply)
         self.reply = self.replies[0]
         self.name = name
+        self.judge = judge
         self.last_stats = GenerationStats()
         self.calls: list[dict] = []
+        self.judged: list[list[dict]] = []
         self.warmed = False
 
     def warm_up(self) -> None:
         self.warmed = True
 
-    def stream_chat(self, messages: list[dict], max_tokens: int = 256, temperature: float = 0.0):
+    def stream_chat(
+        self,
+        messages: list[dict],
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        schema: dict | None = None,
+    ):
         self.calls.append(
-            {"messages": messages, "max_tokens": max_tokens, "temperature": temperature}
+            {
+                "messages": messages,
+                "max_tokens": max_tokens,
+                "temperature": temperature,
+                "schema": schema,
+            }
         )
         reply = self.replies[min(len(self.calls) - 1, len(self.replies) - 1)]
+        if schema is not None and not reply.lstrip().startswith("{"):
+            reply = evidence_reply(reply, schema)
+        self.calls[-1]["reply"] = reply  # what was streamed
         pieces = re.findall(r"\S+\s*", reply)
         yield from pieces
         self.last_stats = GenerationStats(prompt_tokens=100, completion_tokens=len(pieces))
+
+    def yes_probability(self, messages: list[dict]) -> float:
+        self.judged.append(messages)
+        return self.judge
+
+
+def evidence_reply(answer: str, schema: dict) -> str:
+    """``answer`` as an evidence-first reply: the ids of the passages its [n] markers
+    cite (the first two sentences of each; passage 1 without markers); none for a refusal."""
+    from rag.pipeline import looks_like_refusal
+    from rag.prompting import REFUSAL_TEXT
+
+    ids = schema["properties"]["evidence"]["items"].get("enum", [])
+    evidence: list[str] = []
+    if answer.strip() and answer.strip() != REFUSAL_TEXT and not looks_like_refusal(answer):
+        cited = re.findall(r"\[(\d+)\]", answer) or ["1"]
+        for n in dict.fromkeys(cited):
+            evidence += [i for i in ids if i.split(".")[0] == n][:2]
+    return json.dumps({"evidence": evidence[:4], "answer": answer})
 
 
 @pytest.fixture

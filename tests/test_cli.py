@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURE_DOCS, normalize_ws, write_corpus
+from conftest import FIXTURE_DOCS, FakeGenerator, normalize_ws, write_corpus
 from typer.testing import CliRunner
 
 from rag.cli import app
@@ -22,7 +22,8 @@ QUESTIONS = [
     "Which countries are the first recipients of Japan's Official Security Assistance?",
     "What is the melting point of tungsten in kelvin?",
 ]
-ANSWER_KEYS = {"question", "answer", "refused", "citations", "sentences", "timings", "model"}
+ANSWER_KEYS = {"question", "answer", "refused", "citations", "sentences", "timings", "model",
+               "evidence", "context", "confidence", "signals"}  # fmt: skip
 CITATION_KEYS = {"n", "chunk_id", "source", "title", "page", "text", "start", "end", "score"}
 
 
@@ -104,6 +105,28 @@ def test_ask_json_reads_questions_from_stdin(cli, fixture_settings):
     first, second = answers
     assert Path(first["retrieved"][0]["source"]).name == "osa.txt"
     assert second["refused"] and "threshold" in second["refusal_reason"]
+
+
+def test_ask_json_has_the_evidence_of_each_answer(cli, fixture_settings, monkeypatch):
+    """`rag ask --json` prints Answer.to_dict: the named evidence sentences with id, n, text."""
+    reply = "The first recipients of OSA are Malaysia, the Philippines, Bangladesh, and Fiji [1]."
+    monkeypatch.setattr(
+        importlib.import_module("rag.pipeline"), "make_generator", lambda s: FakeGenerator(reply)
+    )
+    monkeypatch.setenv("RAG_CALIBRATION", str(fixture_settings.index_dir / "no-calibration.json"))
+    result = cli(
+        "ask", "-", "--json", "--index-dir", str(fixture_settings.index_dir),
+        input=f"{QUESTIONS[0]}\n{QUESTIONS[1]}\n",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    first, second = (json.loads(ln) for ln in result.stdout.splitlines() if ln.strip())
+    assert not first["refused"] and first["answer"] == reply
+    assert [(e["id"], e["n"]) for e in first["evidence"]] == [("1.1", 1), ("1.2", 1)]
+    assert "Malaysia, the Philippines, Bangladesh, and Fiji" in first["evidence"][1]["text"]
+    for e in first["evidence"]:
+        assert {"id", "n", "text"} <= set(e) and e in first["context"]
+    assert first["signals"]["judge"] == 0.9
+    assert second["refused"] and second["evidence"] == [] and second["context"] == []
 
 
 def test_ask_plain_text_refusal(cli, fixture_settings):
