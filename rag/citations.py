@@ -1,25 +1,15 @@
-"""Citation verification: the application, not the model, decides what is cited.
+"""Text helpers for checking answers: content words, ``[n]`` markers, numbers, names.
 
-After generation the answer is split into sentences. Each sentence is scored
-against every retrieved passage by combining embedding similarity (to the
-passage's best-matching sentence) with lexical overlap (share of the
-sentence's content words found in the passage). A sentence keeps the model's
-``[n]`` markers only where that passage supports it; otherwise the best
-supporting passage is attached; a sentence no passage supports is flagged.
-Markers pointing to no retrieved passage are removed.
+`rag.checks` uses them to compare an answer sentence with the evidence the model
+named: which numbers it states (and whether one arithmetic step from the
+evidence's numbers yields them), which names it uses, what it adds to the question.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
-import numpy as np
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-from rag.chunking import sentence_spans
-from rag.embeddings import Embedder
-from rag.types import AnswerSentence, Hit
 
 _MARKER = re.compile(r"\s*\[(\d+(?:\s*[,;-]\s*\d+)*)\]")
 _WORD = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
@@ -203,115 +193,6 @@ def lexical_support(sentence_words: list[str], passage_words: set[str]) -> float
     if not sentence_words:
         return 0.0
     return sum(1 for w in sentence_words if w in passage_words) / len(sentence_words)
-
-
-@dataclass
-class _Passage:
-    n: int
-    text: str
-    words: set[str]
-    spans: list[tuple[int, int]]  # sentence spans inside the passage
-    given: set[str]  # words of the question and the passage title (numbers need no evidence)
-    stems: set[str]  # stemmed words of the passage text and title (names must be here)
-
-
-class CitationVerifier:
-    """Scores answer sentences against retrieved passages and fixes citations."""
-
-    def __init__(self, embedder: Embedder, threshold: float = 0.55):
-        self.embedder = embedder
-        self.threshold = threshold
-
-    def verify(
-        self, answer: str, hits: list[Hit], question: str = ""
-    ) -> tuple[str, list[AnswerSentence]]:
-        """Return the answer with corrected markers and its checked sentences.
-
-        Numbers the ``question`` states (a year, a count) may be repeated in the
-        answer without a passage stating them; so may those in a passage's title.
-        """
-        given = set(content_words(question))
-        names = question_names(question)
-        spans = sentence_spans(answer)
-        if not spans:
-            return "", []
-        passages = []
-        for n, hit in enumerate(hits, start=1):
-            text = hit.chunk.text
-            sent = [(s.start, s.end) for s in sentence_spans(text)] or [(0, len(text))]
-            words = set(content_words(text))
-            title = set(content_words(hit.chunk.title))
-            stems = {_stem(w) for w in words | title} if names else set()
-            passages.append(_Passage(n, text, words, sent, given | title, stems))
-
-        spans, pieces = _merge_marker_only(answer, spans)
-        semantic = self._semantic_scores([p[0] for p in pieces], passages)
-
-        sentences: list[AnswerSentence] = []
-        out: list[str] = []
-        cursor = 0
-        for idx, (span, (clean, claimed)) in enumerate(zip(spans, pieces, strict=True)):
-            out.append(answer[cursor : span.start])
-            cursor = span.end
-            words = content_words(clean)
-            if not words:  # "Yes." or a list number: nothing to verify
-                sentences.append(AnswerSentence(clean, [], 1.0, True))
-                out.append(clean)
-                continue
-            scores: dict[int, float] = {}
-            evidence: dict[int, tuple[int, int]] = {}
-            for p in passages:
-                sem, best = semantic[idx][p.n]
-                lex = lexical_support(words, p.words)
-                score = SEMANTIC_WEIGHT * sem + (1 - SEMANTIC_WEIGHT) * lex
-                if unsupported_numbers(clean, p.text, p.words | p.given) or (
-                    names and missing_names(clean, names, p.stems)
-                ):
-                    # a number or a name from the question that the passage lacks
-                    score = min(score, self.threshold - 0.01)
-                scores[p.n] = score
-                evidence[p.n] = best
-            cited = [n for n in claimed if n in scores and scores[n] >= self.threshold]
-            if not cited and scores:
-                top = max(scores.values())
-                if top >= self.threshold:
-                    cited = [n for n, s in scores.items() if s >= top - CO_CITE_MARGIN]
-                    cited = sorted(cited, key=lambda n: -scores[n])[:2]
-            support = max((scores[n] for n in cited), default=max(scores.values(), default=0.0))
-            supported = bool(cited)
-            sentences.append(
-                AnswerSentence(
-                    text=clean,
-                    citations=cited,
-                    support=round(float(support), 4),
-                    supported=supported,
-                    evidence={n: evidence[n] for n in cited},
-                )
-            )
-            out.append(with_markers(clean, cited))
-        out.append(_MARKER.sub("", answer[cursor:]))
-        return "".join(out).strip(), sentences
-
-    def _semantic_scores(
-        self, sentences: list[str], passages: list[_Passage]
-    ) -> list[dict[int, tuple[float, tuple[int, int]]]]:
-        """For each answer sentence and passage: best cosine and the matching span."""
-        passage_sents = [(p.n, s) for p in passages for s in p.spans]
-        texts = sentences + [passages[n - 1].text[s:e] for n, (s, e) in passage_sents]
-        vectors = self.embedder.encode_cached(texts) if texts else np.zeros((0, 1))
-        answer_vecs, passage_vecs = vectors[: len(sentences)], vectors[len(sentences) :]
-        sims = answer_vecs @ passage_vecs.T if len(passage_sents) else None
-        result = []
-        for i in range(len(sentences)):
-            best: dict[int, tuple[float, tuple[int, int]]] = {
-                p.n: (0.0, p.spans[0]) for p in passages
-            }
-            for j, (n, span) in enumerate(passage_sents):
-                value = float(sims[i, j])
-                if value > best[n][0]:
-                    best[n] = (value, span)
-            result.append(best)
-        return result
 
 
 def _merge_marker_only(answer: str, spans: list) -> tuple[list, list[tuple[str, list[int]]]]:

@@ -83,6 +83,9 @@ class Settings:
     candidates: int = 20  # per ranking, before fusion
     dense_weight: float = 1.0
     bm25_weight: float = 1.5
+    # Weight of a third RRF ranking: the candidates whose document date (in the
+    # chunk's title) is a year/month the question names. 0 turns it off.
+    date_weight: float = 1.0
     # Maximal marginal relevance over the candidates: 1.0 = off (pure relevance),
     # lower values trade relevance for passages unlike those already picked.
     mmr_lambda: float = 1.0
@@ -93,20 +96,22 @@ class Settings:
     context_chars: int = 1600
     # Below this cosine similarity of the best passage, refuse without generating.
     refusal_threshold: float = 0.25
-    # When the model says "the documents do not say" although a passage scores at
-    # least this, it drafts once more (see `recheck`); the second draft must pass
-    # citation checking like any answer. 1.0 turns the re-check off.
-    recheck_threshold: float = 0.45
-    # How the re-check asks: "fresh" (a new draft from the same passages without the
-    # refusal rule; citation, name and number checks then decide) or "reread" (the
-    # conversation goes on: "read the passages again"). Fresh was better on every
-    # answer and refusal metric of the osa dev half (evals/reports/prompt-variants/).
-    recheck: str = "fresh"
-    # An answer sentence needs this support score to count as supported.
-    support_threshold: float = 0.55
-    # Drop answer sentences that no passage supports (otherwise they are shown,
+    # Evidence first (rag/evidence.py, rag/checks.py): an answer sentence is supported
+    # when its numbers and names are in the sentences the model named as evidence and
+    # at least this share of the content words it adds to the question.
+    min_evidence_share: float = 0.5
+    # The entailment judge (rag/judge.py): refuse when P(evidence states the answer)
+    # is below this; 0 turns the judge off.
+    judge_threshold: float = 0.5
+    # Calibrated abstention (rag/calibration.py): a JSON logistic regression; refuse
+    # when P(right) is below `abstain_below`. A missing file turns it off.
+    calibration: Path | None = field(
+        default_factory=lambda: Path(__file__).with_name("calibration.json")
+    )
+    abstain_below: float = 0.5
+    # Drop answer sentences that fail a claim check (otherwise they are shown,
     # marked unsupported).
-    drop_unsupported: bool = False
+    drop_unsupported: bool = True
 
     # Generation (a key of rag.models.MODELS or a path to a .gguf file).
     model: str = "qwen2.5-1.5b"
@@ -124,6 +129,7 @@ class Settings:
         self.corpus_dir = Path(self.corpus_dir)
         self.index_dir = Path(self.index_dir)
         self.model_cache = Path(self.model_cache)
+        self.calibration = Path(self.calibration) if self.calibration else None
         self.validate()
 
     def validate(self) -> None:
@@ -136,8 +142,9 @@ class Settings:
             raise ValueError(
                 f"index_type must be 'auto', 'flat', 'hnsw' or 'ivfpq', got {self.index_type!r}"
             )
-        if self.recheck not in ("reread", "fresh"):
-            raise ValueError(f"recheck must be 'reread' or 'fresh', got {self.recheck!r}")
+        for name in ("min_evidence_share", "judge_threshold", "abstain_below"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if self.retrieval not in ("dense", "hybrid"):
             raise ValueError(f"retrieval must be 'dense' or 'hybrid', got {self.retrieval!r}")
         if self.n_threads < 1 or self.n_threads_batch < 1:

@@ -38,8 +38,10 @@ class Generator(Protocol):
     def warm_up(self) -> None: ...
 
     def stream_chat(
-        self, messages: list[dict], max_tokens: int, temperature: float
+        self, messages: list[dict], max_tokens: int, temperature: float, schema: dict | None = None
     ) -> Iterator[str]: ...
+
+    def yes_probability(self, messages: list[dict]) -> float: ...
 
 
 @dataclass
@@ -132,28 +134,82 @@ class LlamaCppGenerator:
         prompt differs, llama.cpp's own prefix check simply reuses less.
         """
         try:
-            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-            llm = self._llm
-            template = llm.metadata.get("tokenizer.chat_template")
-            if llm.chat_format != "chat_template.default" or not template:
+            formatter = self._formatter()
+            if formatter is None:
                 return None
-            eos_id, bos_id = llm.token_eos(), llm.token_bos()
-            formatter = Jinja2ChatFormatter(
-                template=template,
-                eos_token=llm._model.token_get_text(eos_id) if eos_id != -1 else "",
-                bos_token=llm._model.token_get_text(bos_id) if bos_id != -1 else "",
-                stop_token_ids=[eos_id],
-            )
             marker = "\ue000"
             result = formatter(messages=[system, {"role": "user", "content": marker}])
             text = result.prompt.split(marker, 1)[0]
-            tokens = llm.tokenize(
+            tokens = self._llm.tokenize(
                 text.encode("utf-8"), add_bos=not result.added_special, special=True
             )
             return list(tokens[:-1])  # the last token may merge with the user's text
         except Exception:  # noqa: BLE001 - an optimisation only: never fail a question
             return None
+
+    def _formatter(self):
+        """The model's own chat template, as llama-cpp-python renders it (None: no template)."""
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        llm = self._llm
+        template = llm.metadata.get("tokenizer.chat_template")
+        if llm.chat_format != "chat_template.default" or not template:
+            return None
+        eos_id, bos_id = llm.token_eos(), llm.token_bos()
+        return Jinja2ChatFormatter(
+            template=template,
+            eos_token=llm._model.token_get_text(eos_id) if eos_id != -1 else "",
+            bos_token=llm._model.token_get_text(bos_id) if bos_id != -1 else "",
+            stop_token_ids=[eos_id],
+        )
+
+    def yes_probability(self, messages: list[dict]) -> float:
+        """P("Yes") against P("No") as the reply's first token, from the model's logits.
+
+        One forward pass over the prompt, no sampling: the judge's answer is a
+        probability, not a word. The KV cache of the longest common prefix with the
+        previous call is kept, so a fixed system prompt is processed once.
+        """
+        import numpy as np
+
+        with self.lock:
+            llm = self.llm
+            formatter = self._formatter()
+            if formatter is None:
+                raise RuntimeError(f"{self.name} has no chat template for the judge")
+            result = formatter(messages=messages)
+            tokens = llm.tokenize(
+                result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True
+            )
+            if len(tokens) >= self.n_ctx:
+                raise ValueError("the judge prompt does not fit the context window")
+            common = 0
+            for a, b in zip(llm.input_ids[: llm.n_tokens], tokens, strict=False):
+                if a != b:
+                    break
+                common += 1
+            llm.n_tokens = min(common, len(tokens) - 1)  # at least one token to evaluate
+            llm.eval(tokens[llm.n_tokens :])
+            logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))
+            yes, no = self._answer_tokens()
+            top_yes, top_no = float(logits[yes].max()), float(logits[no].max())
+            self.last_stats = GenerationStats(prompt_tokens=len(tokens), completion_tokens=0)
+            return float(1.0 / (1.0 + np.exp(top_no - top_yes)))
+
+    def _answer_tokens(self) -> tuple[list[int], list[int]]:
+        """Token ids that start a "Yes" and a "No" reply, in the spellings models use."""
+        if not hasattr(self, "_yes_no"):
+            llm = self._llm
+
+            def first(words: tuple[str, ...]) -> list[int]:
+                ids = {llm.tokenize(w.encode(), add_bos=False, special=False)[0] for w in words}
+                return sorted(ids)
+
+            self._yes_no = (
+                first(("Yes", "yes", " Yes", " yes")),
+                first(("No", "no", " No", " no")),
+            )
+        return self._yes_no
 
     def _load_prefix(self, llm, prefix: _Prefix) -> bool:
         """Make the context start with ``prefix``: kept, restored, or computed and saved.
@@ -176,9 +232,17 @@ class LlamaCppGenerator:
         return False
 
     def stream_chat(
-        self, messages: list[dict], max_tokens: int = 256, temperature: float = 0.0
+        self,
+        messages: list[dict],
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        schema: dict | None = None,
     ) -> Iterator[str]:
-        """Yield the reply piece by piece as the model produces it."""
+        """Yield the reply piece by piece as the model produces it.
+
+        With a JSON ``schema`` the reply is constrained to it by llama.cpp's grammar
+        sampling, so it always parses.
+        """
         greedy = temperature <= 0.0
         with self.lock:
             llm = self.llm
@@ -195,6 +259,7 @@ class LlamaCppGenerator:
                 repeat_penalty=1.0,
                 seed=self.seed,
                 stream=True,
+                response_format={"type": "json_object", "schema": schema} if schema else None,
             )
             completion = 0
             for part in stream:

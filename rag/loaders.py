@@ -8,6 +8,7 @@ Each loader returns clean text plus page starts (PDF). Problems raise
 from __future__ import annotations
 
 import codecs
+import datetime
 import hashlib
 import os
 import re
@@ -23,7 +24,7 @@ from rag.types import Document
 # Part of every document's content hash: when text extraction or sentence
 # splitting changes, the next incremental ingest re-reads every file instead of
 # keeping stale chunks.
-LOADER_VERSION = 3
+LOADER_VERSION = 4  # 4: titles carry the document's date
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
 MAX_FILE_BYTES = 100 * 1024 * 1024
@@ -132,6 +133,24 @@ def discover_files(paths: Iterable[Path]) -> Iterator[Path | Skipped]:
             yield Skipped(str(raw), "no such file or directory")
 
 
+def dated_title(title: str, date: object) -> str:
+    """``title`` with the document's date, as a contextual header for every chunk.
+
+    Many statements look alike; a question names "the May 2022 Tokyo summit",
+    and the date is in no chunk's text. The title is embedded, BM25-indexed,
+    shown to the model and to the user, so the date written as words ("23 May
+    2022") lets retrieval and the answer checks see it.
+    """
+    try:
+        day = datetime.date.fromisoformat(str(date).strip()[:10]) if date else None
+    except ValueError:
+        day = None
+    if day is None:
+        return title
+    when = f"{day.day} {day:%B %Y}"
+    return title if when in title else f"{title} ({when})"
+
+
 def read_manifest_titles(directory: Path) -> dict[str, str]:
     """Titles by file name from ``directory/MANIFEST.tsv`` (empty when absent)."""
     manifest = directory / "MANIFEST.tsv"
@@ -143,7 +162,7 @@ def read_manifest_titles(directory: Path) -> dict[str, str]:
         with open(manifest, encoding="utf-8", newline="") as fh:
             rows = csv.DictReader(fh, delimiter="\t")
             return {
-                r["file"]: " ".join(r["title"].split())
+                r["file"]: dated_title(" ".join(r["title"].split()), r.get("date"))
                 for r in rows
                 if r.get("file") and r.get("title")
             }
@@ -243,6 +262,7 @@ def _load_text(data: bytes, path: Path) -> tuple[str, str, list[int]]:
             meta = {}
         if isinstance(meta, dict):
             title = str(meta.get("title") or "").replace("\u00a0", " ").strip()
+            title = dated_title(title, meta.get("date")) if title else title
         text = text[match.end() :]
     if not title and path.suffix.lower() in (".md", ".markdown"):
         heading = re.search(r"^#\s+(.+)$", text, re.MULTILINE)

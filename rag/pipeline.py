@@ -8,6 +8,7 @@ with streaming -> verify citations -> refuse if nothing is supported.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import time
 import unicodedata
@@ -16,29 +17,35 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.chunking import sentence_spans
-from rag.citations import (
-    CitationVerifier,
-    asks_for_number,
-    new_information,
-    states_number,
-    with_markers,
+from rag.calibration import Calibration
+from rag.checks import (
+    ANSWER_CHECKS,
+    CLAIM_CHECKS,
+    Claim,
+    Draft,
+    evidence_text,
+    first_failure,
+    make_draft,
+    words_in_evidence,
 )
+from rag.chunking import sentence_spans
+from rag.citations import content_words, with_markers
 from rag.config import Settings
 from rag.context import select_context
 from rag.embeddings import Embedder
-from rag.generation import Generator, LlamaCppGenerator
-from rag.models import MODELS, ensure_model
-from rag.prompting import (
-    ANSWER_ONLY_PROMPT,
-    RECHECK_PROMPT,
-    REFUSAL_TEXT,
-    SYSTEM_PROMPT,
-    build_messages,
+from rag.evidence import (
+    EvidenceReader,
+    evidence_schema,
+    format_numbered_passages,
+    number_context,
 )
+from rag.generation import Generator, LlamaCppGenerator
+from rag.judge import Judge
+from rag.models import MODELS, ensure_model
+from rag.prompting import EVIDENCE_PROMPT, REFUSAL_TEXT, build_evidence_messages
 from rag.retrieval import DenseRetriever, make_retriever
 from rag.store import IndexStore
-from rag.types import Answer, Citation, Hit
+from rag.types import Answer, AnswerSentence, Citation, ContextSentence, Hit
 
 _REFUSAL_PATTERNS = re.compile(
     r"(documents?|passages?|context|texts?|sources?|information)\s+(provided\s+)?"
@@ -124,12 +131,10 @@ def mask_injections(text: str, keep_offsets: bool = False) -> str:
     return "".join(out)
 
 
-def evidence_hits(hits: list[Hit]) -> list[Hit]:
-    """Copies of ``hits`` for citation checking: an injected instruction is no evidence."""
-    return [
-        Hit(dataclasses.replace(h.chunk, text=mask_injections(h.chunk.text, True)), h.score, h.rank)
-        for h in hits
-    ]
+def prompt_safe_text(text: str) -> str:
+    """``text`` as the model may read it, offsets unchanged: injected instructions
+    blanked, chat-template control tokens defused (one character for one)."""
+    return defuse_control_tokens(mask_injections(text, keep_offsets=True))
 
 
 def prompt_safe_hits(hits: list[Hit]) -> list[Hit]:
@@ -150,7 +155,7 @@ def _shingles(text: str, n: int = 8) -> set[tuple[str, ...]]:
     return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
 
 
-_PROMPT_SHINGLES = _shingles(SYSTEM_PROMPT)
+_PROMPT_SHINGLES = _shingles(EVIDENCE_PROMPT)
 
 
 def leaks_system_prompt(text: str) -> bool:
@@ -168,23 +173,33 @@ class ContextOverflow(Exception):
 
 
 @dataclass
-class _Draft:
+class _Reply:
+    """One evidence-first reply as streamed: raw JSON text, named ids, answer text."""
+
     text: str
-    shown: bool  # some of it was streamed
+    evidence: list[str]
+    answer: str
+    shown: bool  # some of the answer was streamed
     leaked: bool  # stopped: it repeated the system prompt
+
+
+def _header(hit: Hit) -> str:
+    """A passage's header in the prompt: its title (with date) and page."""
+    return hit.chunk.title + (f", page {hit.chunk.page}" if hit.chunk.page else "")
 
 
 @dataclass
 class StreamEvent:
-    """A piece of a streamed answer: ``token`` text, then a final ``answer``.
+    """A piece of a streamed answer: ``evidence``, then ``token`` text, then ``answer``.
 
-    A ``restart`` event (its ``text`` says why) means the tokens streamed so far
-    are withdrawn: the model is asked again and its new reply follows.
+    The ``evidence`` event carries the context sentences the model named, before
+    it writes the answer (the UI highlights them at once).
     """
 
-    kind: str  # "token" | "restart" | "answer"
+    kind: str  # "evidence" | "token" | "answer"
     text: str = ""
     answer: Answer | None = None
+    evidence: list[ContextSentence] | None = None
 
 
 class RagPipeline:
@@ -212,7 +227,23 @@ class RagPipeline:
         self._generator = generator
         self._store = store
         self._retriever: DenseRetriever | None = None
-        self.verifier = CitationVerifier(self.embedder, self.settings.support_threshold)
+        share = self.settings.min_evidence_share
+        self.claim_checks = [
+            c if c is not words_in_evidence else functools.partial(c, min_share=share)
+            for c in CLAIM_CHECKS
+        ]
+        self.answer_checks = list(ANSWER_CHECKS)
+        self.calibration = Calibration.load(self.settings.calibration)
+        self._judge: Judge | None = None
+
+    @property
+    def judge(self) -> Judge | None:
+        """The entailment judge (the generator itself), unless turned off."""
+        if self.settings.judge_threshold <= 0:
+            return None
+        if self._judge is None:
+            self._judge = Judge(self.generator)
+        return self._judge
 
     # -- resources (loaded once, on first use) --------------------------------------
     @property
@@ -324,86 +355,75 @@ class RagPipeline:
         hits = [c.hit for c in context]  # full passages, numbered as in the prompt
         retrieved = [_citation(i, h) for i, h in enumerate(hits, start=1)]
 
-        def refuse(
-            reason: str, raw: str = "", usage: dict | None = None, sentences: list | None = None
-        ) -> StreamEvent:
-            answer = self._refusal(question, reason, timings, retrieved, raw=raw, usage=usage)
+        prompt_question = defuse_control_tokens(query)
+        numbered = number_context(context, clean=prompt_safe_text)
+        headers = [_header(h) for h in prompt_safe_hits(hits)]
+        messages = build_evidence_messages(
+            prompt_question, format_numbered_passages(headers, numbered)
+        )
+        schema = evidence_schema([s.id for s in numbered])
+        usage = {"prompt_tokens": 0, "completion_tokens": 0}
+
+        def refuse(reason: str, reply: _Reply | None = None, sentences=None) -> StreamEvent:
+            answer = self._refusal(
+                question, reason, timings, retrieved, raw=reply.text if reply else "", usage=usage
+            )
             answer.standalone_question = search_query
             answer.sentences = sentences or []
+            answer.context = numbered
+            answer.evidence = list(reply.evidence or []) if reply else []
             return finish(answer)
 
-        prompt_question = defuse_control_tokens(query)
-        prompt_hits = prompt_safe_hits([c.as_hit() for c in context])
-        messages = build_messages(prompt_question, prompt_hits)
-        usage = {"prompt_tokens": 0, "completion_tokens": 0}
         try:
-            draft = yield from self._draft(messages, usage, timings, started)
+            reply = yield from self._draft(messages, schema, numbered, usage, timings, started)
         except ContextOverflow as exc:
             yield refuse(
                 "the question and passages do not fit the model's context window "
                 f"({exc}) - please shorten the question or retrieve fewer passages"
             )
             return
-        rechecked = False
-        if (
-            draft.text
-            and not draft.leaked
-            and looks_like_refusal(draft.text)
-            and best >= settings.recheck_threshold
-        ):
-            if draft.shown:
-                yield StreamEvent("restart", text="Checking the passages again…")
-            if settings.recheck == "fresh":
-                again = build_messages(prompt_question, prompt_hits, system=ANSWER_ONLY_PROMPT)
-            else:
-                again = messages + [
-                    {"role": "assistant", "content": draft.text},
-                    {"role": "user", "content": RECHECK_PROMPT},
-                ]
-            try:
-                second = yield from self._draft(again, usage, timings, started)
-            except ContextOverflow:
-                second = _Draft("", False, False)
-            if second.leaked or (second.text and not looks_like_refusal(second.text)):
-                draft, rechecked = second, True
-
-        raw = draft.text
-        if draft.leaked:
-            yield refuse("the model repeated its instructions instead of answering", usage=usage)
+        if reply.leaked:
+            yield refuse("the model repeated its instructions instead of answering", reply)
             return
-        if not raw or looks_like_refusal(raw):
-            reason = (
-                "the model found no answer in the passages" if raw else "the model gave no answer"
-            )
-            yield refuse(reason, raw, usage)
+        if not reply.evidence or not reply.answer or looks_like_refusal(reply.answer):
+            yield refuse("the model found no answer in the passages", reply)
             return
 
-        text, sentences = self.verifier.verify(raw, evidence_hits(hits), question=query)
-        supported = [s for s in sentences if s.supported and s.citations]
-        after = " (on a second draft)" if rechecked else ""
-        if not supported:
-            yield refuse(
-                f"the drafted answer{after} is not supported by the retrieved passages",
-                raw,
-                usage,
-                sentences,
+        # check: claims against the sentences the model named, then the whole draft
+        draft = make_draft(reply.answer, reply.evidence, numbered)
+        named = [s for s in numbered if s.id in set(reply.evidence)]
+        sentences = [self._checked(query, claim) for claim in draft.claims]
+        supported = [s for s in sentences if s.supported]
+        reason = first_failure(self.answer_checks, query, draft, named)
+        if reason is None and not supported:
+            reason = "no sentence of the drafted answer is supported by its evidence: " + (
+                sentences[0].reason if sentences else "it is empty"
             )
-            return
-        if not new_information(" ".join(s.text for s in supported), query):
-            yield refuse(
-                f"the drafted answer{after} only restates the question", raw, usage, sentences
-            )
-            return
-        if asks_for_number(query) and not states_number(" ".join(s.text for s in supported)):
+        signals = self._signals(query, candidates, draft, named, sentences)
+        if reason is None and self.judge is not None:
+            signals["judge"] = self.judge.probability(query, draft, named)
+            if signals["judge"] < settings.judge_threshold:
+                reason = (
+                    f"the judge finds the answer not stated by its evidence "
+                    f"(p = {signals['judge']:.2f} < {settings.judge_threshold:.2f})"
+                )
+        confidence = self.calibration.confidence(signals) if self.calibration else None
+        if reason is None and confidence is not None and confidence < settings.abstain_below:
             reason = (
-                f"the drafted answer{after} gives no number, date or figure, "
-                "which the question asks for"
+                f"the answer is too likely wrong (confidence {confidence:.2f} "
+                f"< {settings.abstain_below:.2f})"
             )
-            yield refuse(reason, raw, usage, sentences)
+        if reason:
+            refusal = refuse(reason, reply, sentences)
+            refusal.answer.signals = signals
+            refusal.answer.confidence = confidence
+            yield refusal
             return
-        if settings.drop_unsupported and len(supported) < len(sentences):
-            sentences = [s for s in sentences if s.supported]
-            text = " ".join(with_markers(s.text, s.citations) for s in sentences)
+
+        # answer
+        if settings.drop_unsupported:
+            sentences = supported
+        text = " ".join(with_markers(s.text, s.citations) for s in sentences)
         cited = sorted({n for s in sentences for n in s.citations})
         answer = Answer(
             question=question,
@@ -413,58 +433,120 @@ class RagPipeline:
             sentences=sentences,
             timings=timings,
             model=self.model_name,
-            raw_answer=raw,
+            raw_answer=reply.text,
             standalone_question=search_query,
             retrieved=retrieved,
             usage=usage,
+            context=numbered,
+            evidence=list(reply.evidence),
+            confidence=confidence,
+            signals=signals,
         )
         yield finish(answer)
 
-    def _draft(
-        self, messages: list[dict], usage: dict, timings: dict, started: float
-    ) -> Iterator[StreamEvent]:
-        """Stream one model reply as token events; return it as a `_Draft`.
+    def _checked(self, question: str, claim: Claim) -> AnswerSentence:
+        """A claim as an answer sentence: supported unless a claim check fails."""
+        reason = first_failure(self.claim_checks, question, claim, claim.evidence)
+        spans: dict[int, tuple[int, int]] = {}
+        for s in claim.evidence:
+            spans.setdefault(s.n, (s.start, s.end))
+        return AnswerSentence(
+            text=claim.text,
+            citations=claim.citations,
+            support=0.0 if reason else 1.0,
+            supported=reason is None,
+            evidence=spans,
+            evidence_ids=[s.id for s in claim.evidence],
+            reason=reason,
+        )
 
-        Tokens that could still become the refusal sentence are held back until
-        the reply departs from it, so a refusal is never shown half-written.
-        Stops at once if the reply starts repeating the system prompt.
+    def _signals(
+        self,
+        question: str,
+        candidates: list[Hit],
+        draft: Draft,
+        named: list[ContextSentence],
+        sentences: list[AnswerSentence],
+    ) -> dict[str, float]:
+        """What the calibrated abstention reads (rag/calibration.py), for every answer."""
+        scores = sorted((h.score for h in candidates), reverse=True)
+        asked = set(content_words(question))
+        found = set(content_words(evidence_text(named)))
+        return {
+            "best_cosine": round(scores[0], 4) if scores else 0.0,
+            "cosine_margin": round(scores[0] - scores[1], 4) if len(scores) > 1 else 0.0,
+            "question_coverage": round(len(asked & found) / len(asked), 4) if asked else 1.0,
+            "unsupported_share": round(
+                sum(not s.supported for s in sentences) / max(1, len(sentences)), 4
+            ),
+            "evidence_count": float(len(named)),
+            "top_passage_cited": float(any(s.n == 1 for s in named)),
+        }
+
+    def _draft(
+        self,
+        messages: list[dict],
+        schema: dict,
+        numbered: list[ContextSentence],
+        usage: dict,
+        timings: dict,
+        started: float,
+    ) -> Iterator[StreamEvent]:
+        """Stream one evidence-first reply: an evidence event, then answer tokens.
+
+        The evidence is shown as soon as the model has named it. An empty evidence
+        list ends the reply at once (a refusal: nothing else is worth decoding).
+        Answer text that could still become the refusal sentence is held back, so a
+        refusal is never shown half-written. Stops if the reply repeats the prompt.
         """
         settings = self.settings
         generator = self.generator
-        parts: list[str] = []
-        held: list[str] = []
-        shown = leaked = False
-        stream = generator.stream_chat(messages, settings.max_tokens, settings.temperature)
+        reader = EvidenceReader()
+        held = ""
+        shown = leaked = stopped = False
+        stream = generator.stream_chat(
+            messages, settings.max_tokens, settings.temperature, schema=schema
+        )
         try:
             for token in stream:
-                if not timings["first_token_ms"]:
-                    timings["first_token_ms"] = round((time.perf_counter() - started) * 1000, 1)
-                parts.append(token)
-                text = "".join(parts)
-                if leaks_system_prompt(text):
+                evidence_before = reader.evidence
+                new = reader.feed(token)
+                if evidence_before is None and reader.evidence is not None:
+                    if not reader.evidence:
+                        stopped = True
+                        break
+                    named = set(reader.evidence)
+                    yield StreamEvent("evidence", evidence=[s for s in numbered if s.id in named])
+                if leaks_system_prompt(reader.answer):
                     leaked = True  # stop at once: the rest is not streamed either
                     break
-                held.append(token)
-                if not shown and REFUSAL_TEXT.startswith(text.strip()):
+                if not new:
+                    continue
+                if not timings["first_token_ms"]:
+                    timings["first_token_ms"] = round((time.perf_counter() - started) * 1000, 1)
+                held += new
+                if not shown and REFUSAL_TEXT.startswith(reader.answer.strip()):
                     continue
                 shown = True
-                yield StreamEvent("token", text="".join(held))
-                held = []
+                yield StreamEvent("token", text=held)
+                held = ""
+                if reader.done:
+                    break
         except ValueError as exc:
-            if parts or not _context_overflow(exc):
+            if reader.text or not _context_overflow(exc):
                 raise
             raise ContextOverflow(str(exc)) from exc
         finally:
             close = getattr(stream, "close", None)
             if close is not None:
                 close()  # releases the generator's lock when we stopped early
-        if leaked:  # (the generator was stopped early: its stats are not this call's)
-            usage["completion_tokens"] += len(parts)
+        if leaked or stopped:  # (the generator was stopped early: its stats are not this call's)
+            usage["completion_tokens"] += len(reader.text) // 4
         else:
             stats = generator.last_stats
             usage["prompt_tokens"] += stats.prompt_tokens
             usage["completion_tokens"] += stats.completion_tokens
-        return _Draft("".join(parts).strip(), shown, leaked)
+        return _Reply(reader.text, reader.evidence or [], reader.answer.strip(), shown, leaked)
 
     def _refusal(
         self,

@@ -11,6 +11,8 @@ passages do not crowd out a second source.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from rag.embeddings import Embedder
@@ -94,6 +96,30 @@ class DenseRetriever:
         ]
 
 
+_MONTHS = (
+    "january february march april may june july august september october november december"
+).split()
+_YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
+_MONTH = re.compile(r"\b(" + "|".join(m.capitalize() for m in _MONTHS) + r")\b")
+
+
+def dates_named(question: str) -> list[tuple[str, str]]:
+    """(year, month) pairs the question names: "the May 2022 Tokyo summit" -> [("2022",
+    "May")]. A bare year is left out: it more often dates the subject ("chair ASEAN in
+    2025", "fiscal year 2024") than the document (osa dev half, evals/README.md)."""
+    found = []
+    for year in _YEAR.finditer(question):
+        month = _MONTH.search(question[max(0, year.start() - 12) : year.start()])
+        if month:
+            found.append((year.group(1), month.group(1)))
+    return found
+
+
+def matches_date(title: str, dates: list[tuple[str, str]]) -> bool:
+    """True when a chunk's title (which carries its document's date) has one of ``dates``."""
+    return any(year in title and month in title for year, month in dates)
+
+
 def reciprocal_rank_fusion(
     rankings: list[list[int]], weights: list[float], k: int = 60
 ) -> list[tuple[int, float]]:
@@ -117,11 +143,13 @@ class HybridRetriever(DenseRetriever):
         candidates: int = 20,
         rrf_k: int = 60,
         mmr_lambda: float = 1.0,
+        date_weight: float = 0.0,
     ):
         super().__init__(store, embedder, mmr_lambda=mmr_lambda, candidates=candidates)
         self.dense_weight = dense_weight
         self.bm25_weight = bm25_weight
         self.rrf_k = rrf_k
+        self.date_weight = date_weight
 
     def search(self, query: str, k: int = 4) -> list[Hit]:
         if self.store.bm25 is None:
@@ -132,9 +160,16 @@ class HybridRetriever(DenseRetriever):
         dense = [int(i) for i in ids[0] if i != -1]
         cosine = {int(i): float(s) for i, s in zip(ids[0], scores[0], strict=True) if i != -1}
         sparse = [fid for fid, _ in self.store.bm25.search(query, n)]
-        fused = reciprocal_rank_fusion(
-            [dense, sparse], [self.dense_weight, self.bm25_weight], self.rrf_k
-        )
+        rankings, weights = [dense, sparse], [self.dense_weight, self.bm25_weight]
+        dates = dates_named(query) if self.date_weight > 0 else []
+        if dates:
+            # A third ranking: the candidates from documents of the date the question
+            # names (in fused order), so "the May 2022 statement" beats a look-alike.
+            pool = [fid for fid, _ in reciprocal_rank_fusion(rankings, weights, self.rrf_k)]
+            titles = {fid: c.title for fid, c in self.store.chunks_by_fid(pool).items()}
+            rankings.append([fid for fid in pool if matches_date(titles.get(fid, ""), dates)])
+            weights.append(self.date_weight)
+        fused = reciprocal_rank_fusion(rankings, weights, self.rrf_k)
         top = self._diversify([fid for fid, _ in fused], [score for _, score in fused], k)
         missing = [fid for fid in top if fid not in cosine]
         if missing:
@@ -153,6 +188,7 @@ def make_retriever(store: IndexStore, embedder: Embedder, settings) -> DenseRetr
             bm25_weight=settings.bm25_weight,
             candidates=settings.candidates,
             mmr_lambda=settings.mmr_lambda,
+            date_weight=settings.date_weight,
         )
     if settings.retrieval != "dense":
         raise ValueError(f"retrieval must be 'dense' or 'hybrid', got {settings.retrieval!r}")

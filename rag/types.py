@@ -86,6 +86,7 @@ class ContextSentence:
     text: str
     start: int  # offsets into the passage (chunk) text
     end: int
+    title: str = ""  # the passage's header: document title (and date)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -103,6 +104,7 @@ class AnswerSentence:
     evidence: dict[int, tuple[int, int]] = field(default_factory=dict)
     # Ids of the context sentences this answer sentence rests on ("2.3").
     evidence_ids: list[str] = field(default_factory=list)
+    reason: str | None = None  # why it is unsupported (a failed check)
 
     def to_dict(self) -> dict:
         d = asdict(self)

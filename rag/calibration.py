@@ -1,0 +1,72 @@
+"""Calibrated abstention: P(answer is right) from signals every answer has.
+
+A logistic regression (fitted with scikit-learn by `evals/calibrate.py` on
+questions disjoint from every reported set) turns the pipeline's signals (best
+cosine, question coverage of the evidence, judge probability, share of
+unsupported sentences, ...) into a probability. Its coefficients are stored as
+JSON, never pickled, with the data they were fitted on; the pipeline refuses an
+answer whose probability is below ``Settings.abstain_below``.
+
+Example::
+
+    model = Calibration.load(Path("rag/calibration.json"))
+    model.confidence({"best_cosine": 0.61, "judge": 0.93, ...})  # 0.87
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+
+class CalibrationError(ValueError):
+    """The calibration file is missing a field or holds a bad value."""
+
+
+@dataclass
+class Calibration:
+    """A logistic regression over named signals (standardized by mean and scale)."""
+
+    features: list[str]
+    coef: list[float]
+    intercept: float
+    mean: list[float]
+    scale: list[float]
+    trained_on: str = ""
+    notes: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n = len(self.features)
+        if not n or not (len(self.coef) == len(self.mean) == len(self.scale) == n):
+            raise CalibrationError(
+                "calibration: features, coef, mean and scale must have the same non-zero length"
+            )
+        if any(s <= 0 for s in self.scale):
+            raise CalibrationError("calibration: every scale must be > 0")
+
+    def confidence(self, signals: dict[str, float]) -> float:
+        """P(right); a signal the answer lacks (e.g. no judge) counts as its mean."""
+        z = self.intercept
+        for name, w, mu, s in zip(self.features, self.coef, self.mean, self.scale, strict=True):
+            value = signals.get(name)
+            z += w * ((float(value) - mu) / s if value is not None else 0.0)
+        return round(1.0 / (1.0 + math.exp(-z)), 4)
+
+    @classmethod
+    def load(cls, path: Path | str | None) -> Calibration | None:
+        """The calibration at ``path``; None when no path is set or the file is absent."""
+        if not path:
+            return None
+        path = Path(path)
+        if not path.is_file():
+            return None
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise CalibrationError(f"calibration file {path} is not valid: {exc}") from exc
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")

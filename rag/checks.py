@@ -1,0 +1,233 @@
+"""Checks of a drafted answer against the evidence the model named.
+
+The model names its evidence sentences before it answers (`rag.evidence`). Each
+check here is a small function ``(question, draft, evidence) -> reason | None``:
+``None`` when the draft passes, otherwise a short reason a user can read. They
+compare the answer with the *named sentences* (and their passage's title, which
+carries the document's date), not with whole passages, so a near miss (the
+$4 million radar went to the Philippines, the question asks about Malaysia)
+cannot borrow its words from a neighbouring sentence.
+
+Two lists run in order:
+
+- `CLAIM_CHECKS` look at one answer sentence (a `Claim`) and the evidence it
+  rests on; a failing sentence is unsupported (flagged or dropped).
+- `ANSWER_CHECKS` look at the whole draft; the first failure refuses it.
+
+A new check is one function appended to a list (and a test with a hand-made
+near-miss draft). The judge (`rag.judge`) adds one more answer check.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+from rag.chunking import sentence_spans
+from rag.citations import (
+    _CALENDAR,
+    _CAPITALIZED,
+    _META_WORDS,
+    _merge_marker_only,
+    _stem,
+    asks_for_number,
+    content_words,
+    new_information,
+    number_values,
+    states_number,
+    unsupported_numbers,
+)
+from rag.types import ContextSentence
+
+
+@dataclass
+class Claim:
+    """One sentence of a draft: its text (markers removed), cited passages, evidence."""
+
+    text: str
+    citations: list[int]
+    evidence: list[ContextSentence] = field(default_factory=list)
+
+
+@dataclass
+class Draft:
+    """What the model wrote: the answer, split into claims, and the ids it named."""
+
+    text: str
+    claims: list[Claim]
+    evidence_ids: list[str]
+
+
+Check = Callable[[str, object, list[ContextSentence]], "str | None"]
+
+
+def make_draft(answer: str, evidence_ids: list[str], context: list[ContextSentence]) -> Draft:
+    """Split the answer into claims, each resting on the named sentences of the
+    passages it cites ([n]); a claim citing none of them rests on all named ones,
+    and its citations become the passages of that evidence."""
+    named = [s for s in context if s.id in set(evidence_ids)]
+    spans, pieces = _merge_marker_only(answer, sentence_spans(answer))
+    claims = []
+    for text, markers in pieces:
+        if not text:
+            continue
+        evidence = [s for s in named if s.n in markers] or named
+        claims.append(Claim(text, sorted({s.n for s in evidence}), evidence))
+    clean = " ".join(claim.text for claim in claims)
+    return Draft(clean, claims, [s.id for s in named])
+
+
+def evidence_text(evidence: list[ContextSentence]) -> str:
+    """The named sentences and the titles of their passages, as one text."""
+    titles = dict.fromkeys(s.title for s in evidence if s.title)
+    return "\n".join([*titles, *(s.text for s in evidence)])
+
+
+def _stems(text: str) -> set[str]:
+    return {_stem(w) for w in content_words(text)}
+
+
+def _names(text: str) -> set[str]:
+    """Stemmed capitalized words (countries, people, programmes) of ``text``."""
+    ignored = ENGLISH_STOP_WORDS | _META_WORDS | _CALENDAR
+    words = _CAPITALIZED.findall(text)
+    return {_stem(w.lower()) for w in words if w.lower() not in ignored}
+
+
+_YEAR = re.compile(r"\b(1[89]\d\d|2[01]\d\d)\b")
+
+
+# -- claim checks: one answer sentence against its evidence ------------------------------
+def numbers_in_evidence(question: str, claim: Claim, evidence: list[ContextSentence]) -> str | None:
+    """Every number of the sentence is in its evidence (or one arithmetic step away)."""
+    text = evidence_text(evidence)
+    allowed = set(content_words(text)) | set(content_words(question))
+    missing = unsupported_numbers(claim.text, text, allowed)
+    if missing:
+        return f"its figure {', '.join(sorted(missing))} is not in the evidence"
+    return None
+
+
+def names_in_evidence(question: str, claim: Claim, evidence: list[ContextSentence]) -> str | None:
+    """Every name the sentence adds (not from the question) is in its evidence."""
+    added = _names(claim.text) - _names(question)
+    missing = added - _stems(evidence_text(evidence))
+    if missing:
+        return f"it names {', '.join(sorted(missing))}, which the evidence does not"
+    return None
+
+
+def words_in_evidence(
+    question: str, claim: Claim, evidence: list[ContextSentence], min_share: float = 0.5
+) -> str | None:
+    """Most content words the sentence adds to the question are in its evidence."""
+    asked = _stems(question)
+    added = {_stem(w) for w in content_words(claim.text) if w not in _META_WORDS} - asked
+    if not added:
+        return None
+    found = added & _stems(evidence_text(evidence))
+    if len(found) < min_share * len(added):
+        return "most of what it says is not in the evidence"
+    return None
+
+
+CLAIM_CHECKS: list[Check] = [numbers_in_evidence, names_in_evidence, words_in_evidence]
+
+
+# -- answer checks: the whole draft ------------------------------------------------------
+def names_evidence(question: str, draft: Draft, evidence: list[ContextSentence]) -> str | None:
+    """The model named at least one evidence sentence (none = it found no answer)."""
+    return None if evidence else "the model named no evidence for an answer"
+
+
+def question_names_covered(
+    question: str, draft: Draft, evidence: list[ContextSentence]
+) -> str | None:
+    """Every name of the question is in the evidence or its passage's title."""
+    missing = _names(question) - _stems(evidence_text(evidence))
+    if missing:
+        return (
+            f"the evidence does not mention {', '.join(sorted(missing))}, which the question names"
+        )
+    return None
+
+
+def question_figures_covered(
+    question: str, draft: Draft, evidence: list[ContextSentence]
+) -> str | None:
+    """Every year or figure of the question is in the evidence, its title or date."""
+    text = evidence_text(evidence)
+    have = {v for vals in number_values(text).values() for v in vals}
+    missing = [
+        token
+        for token, values in number_values(question).items()
+        if not values & have and token not in text
+    ]
+    if missing:
+        return f"the evidence does not mention {', '.join(missing)}, which the question names"
+    return None
+
+
+# The thing a question asks about: "how many patrol vessels did ...", "what radar ...".
+_ASKED_THING = re.compile(
+    r"\b(?:how\s+many|how\s+much|what|which)\s+(?:(?:kinds?|types?|sorts?|forms?)\s+of\s+)?"
+    r"((?:[\w-]+\s+){0,2}?[\w-]+)\s+"
+    r"(?:did|does|do|is|was|were|are|has|have|had|will|would|can|could|should|must)\b",
+    re.IGNORECASE,
+)
+# Words that name the kind of answer rather than a thing the evidence must mention.
+_ANSWER_KINDS = {
+    "country", "countri", "nation", "state", "year", "date", "time", "month", "day",
+    "amount", "number", "valu", "percentag", "share", "peopl", "person", "leader",
+    "offici", "thing", "role", "entiti", "organ", "organiz", "group", "name", "place",
+    "citi", "event", "issu", "topic", "area", "step", "action", "measur", "way",
+}  # fmt: skip
+
+
+def asked_thing_covered(question: str, draft: Draft, evidence: list[ContextSentence]) -> str | None:
+    """The thing asked about ("patrol vessels", "radar") is in the evidence."""
+    match = _ASKED_THING.search(question)
+    if not match:
+        return None
+    wanted = {_stem(w) for w in content_words(match.group(1))} - _ANSWER_KINDS
+    if not wanted or wanted & _stems(evidence_text(evidence)):
+        return None
+    return f"the evidence does not mention the {match.group(1).strip()} the question asks about"
+
+
+def adds_information(question: str, draft: Draft, evidence: list[ContextSentence]) -> str | None:
+    """The answer says something the question did not already say."""
+    if not new_information(draft.text, question):
+        return "the drafted answer only restates the question"
+    return None
+
+
+def number_when_asked(question: str, draft: Draft, evidence: list[ContextSentence]) -> str | None:
+    """A "how many / what value / in what year" question gets a number."""
+    if asks_for_number(question) and not states_number(draft.text):
+        return "the drafted answer gives no number, date or figure, which the question asks for"
+    return None
+
+
+ANSWER_CHECKS: list[Check] = [
+    names_evidence,
+    question_names_covered,
+    question_figures_covered,
+    asked_thing_covered,
+    adds_information,
+    number_when_asked,
+]
+
+
+def first_failure(
+    checks: list[Check], question: str, subject: object, evidence: list[ContextSentence]
+) -> str | None:
+    """The reason of the first check that fails, or None when all pass."""
+    for check in checks:
+        reason = check(question, subject, evidence)
+        if reason:
+            return reason
+    return None
