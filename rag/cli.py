@@ -165,10 +165,11 @@ def _print_streamed(pipe, question: str, search_query: str | None = None):
             if event.kind == "token":
                 streamed.append(event.text)
                 live.update(streamed)
-            elif event.kind == "restart":  # the model is asked again
-                streamed = Text(event.text + "\n", style="dim")
+            elif event.kind == "evidence":  # named before the answer is written
+                lines = [f"  {s.id} {s.text}" for s in event.evidence or []]
+                streamed = Text("Evidence:\n" + "\n".join(lines) + "\n", style="dim")
                 live.update(streamed)
-            else:
+            elif event.kind == "answer":
                 answer = event.answer
     _print_answer(answer)
     return answer
@@ -188,8 +189,15 @@ def _print_answer(answer) -> None:
         if s.supported:
             console.print(f"{escape(s.text)} [bold cyan]{escape(marks)}[/]", end=" ")
         else:
-            console.print(f"[red]{escape(s.text)} [unsupported][/]", end=" ")
+            console.print(
+                f"[red]{escape(s.text)} [unsupported: {escape(s.reason or '')}][/]", end=" "
+            )
     console.print()
+    evidence = answer.evidence_sentences()
+    if evidence:
+        console.print("[bold]Evidence[/]")
+        for e in evidence:
+            console.print(f"  [cyan]{e.id}[/] {escape(e.text)}")
     console.print("[bold]Sources[/]")
     for c in answer.citations:
         console.print(f"  [bold cyan]\\[{c.n}][/] {escape(_where(c))}  [dim]score {c.score:.2f}[/]")

@@ -33,6 +33,7 @@ from ui.render import (
     render_banner,
     render_documents,
     render_error,
+    render_evidence,
     render_sources,
     render_streaming,
 )
@@ -156,12 +157,14 @@ class ChatUI:
             search_query = rewrite.search_query
             answer, text = None, ""
             for event in pipe.stream(question, search_query=search_query):
-                if event.kind == "token":
+                if event.kind == "evidence":  # highlighted before the answer is written
+                    panel = render_evidence(event.evidence or [], search_query or question)
+                    yield show(
+                        render_streaming("", "Writing from the highlighted evidence…"), panel
+                    )
+                elif event.kind == "token":
                     text += event.text
                     yield show(render_streaming(text))
-                elif event.kind == "restart":  # the model is asked again
-                    text = ""
-                    yield show(render_streaming("", event.text))
                 elif event.kind == "answer":
                     answer = event.answer
             if answer is None:  # pragma: no cover - the pipeline always ends with one

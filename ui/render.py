@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from rag.types import Answer, Citation
+from rag.types import Answer, Citation, ContextSentence
 
 SNIPPET_CHARS = 260
 _BULLET = re.compile(r"^\s*(?:[*\-•]|\d{1,2}[.)])\s+")
@@ -61,10 +61,16 @@ def highlight(text: str, spans: Sequence[tuple[int, int]]) -> str:
 
 
 def evidence_spans(answer: Answer) -> dict[int, list[tuple[int, int]]]:
-    """For each cited passage, the spans of the sentences that support the answer."""
+    """For each cited passage, the spans of the evidence sentences the answer rests on."""
     spans: dict[int, list[tuple[int, int]]] = {}
+    context = {s.id: s for s in answer.context}
     for sentence in answer.sentences:
         if not sentence.supported:
+            continue
+        named = [context[i] for i in sentence.evidence_ids if i in context]
+        for s in named:
+            spans.setdefault(s.n, []).append((s.start, s.end))
+        if named:
             continue
         for n in sentence.citations:
             span = sentence.evidence.get(n) or sentence.evidence.get(str(n))  # type: ignore[call-overload]
@@ -281,6 +287,23 @@ def render_sources_group(
         f'<section class="rag-group" id="rag-grp-{esc(aid)}">'
         f'<div class="rag-query">Searched for: <q>{esc(query)}</q> {tag}</div>'
         f'{heading}<ol class="rag-src-list">{items}</ol>{also}</section>'
+    )
+
+
+def render_evidence(evidence: Sequence[ContextSentence], query: str) -> str:
+    """The sources panel while the answer is written: the sentences the model named."""
+    by_title: dict[str, list[str]] = {}
+    for s in evidence:
+        by_title.setdefault(f"[{s.n}] {s.title}", []).append(f"<mark>{esc(s.text)}</mark>")
+    items = "".join(
+        f'<li class="rag-evidence"><div class="rag-src-title">{esc(title)}</div>'
+        f"{' '.join(marks)}</li>"
+        for title, marks in by_title.items()
+    )
+    return (
+        f'<section class="rag-group rag-pending"><div class="rag-query">Searched for: '
+        f'<q>{esc(query)}</q></div><div class="rag-group-note">Evidence the answer is '
+        f'being written from:</div><ol class="rag-src-list">{items}</ol></section>'
     )
 
 
