@@ -37,7 +37,10 @@ def test_confidence_is_the_logistic_of_the_standardized_signals():
     base = model.confidence({"judge": 0.5, "best_cosine": 0.4, "other": 99.0})
     assert base == model.confidence({})
     assert model.confidence({"judge": 0.9}) > base > model.confidence({"best_cosine": 0.9})
-    assert 0.0 < model.confidence({"judge": -100.0}) < 1e-3
+    # Extreme signals (a feature with a tiny scale) saturate instead of overflowing.
+    assert model.confidence({"judge": -100.0}) == 0.0
+    assert model.confidence({"judge": 100.0}) == 1.0
+    assert model.confidence({"judge": 0.3}) == round(1 / (1 + math.exp(1.1)), 4)  # z = -1.1
 
 
 def test_load_save_round_trip(tmp_path):
