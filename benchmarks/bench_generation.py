@@ -32,20 +32,33 @@ SWEEP = [(1, 1, 512), (1, 2, 512), (2, 2, 512), (1, 1, 256), (2, 2, 256)]
 
 
 def prompts(ctx: Context, settings, ids: list[str]) -> list[list[dict]]:
-    """The app's chat messages for some OSA questions (as `RagPipeline.stream` builds them)."""
+    """The app's chat messages for some OSA questions (as `RagPipeline.stream` builds them:
+    the selected sentences of the top passages, numbered, under the evidence-first rules)."""
+    from rag.context import select_context
     from rag.embeddings import Embedder
-    from rag.pipeline import defuse_control_tokens, prompt_safe_hits
-    from rag.prompting import build_messages
+    from rag.evidence import format_numbered_passages, number_context
+    from rag.pipeline import defuse_control_tokens, prompt_safe_hits, prompt_safe_text
+    from rag.prompting import build_evidence_messages
     from rag.retrieval import make_retriever
     from rag.store import IndexStore
 
     store = IndexStore.load(settings.index_dir)
-    retriever = make_retriever(store, Embedder(settings.embedder), settings)
+    embedder = Embedder(settings.embedder)
+    retriever = make_retriever(store, embedder, settings)
+    pool = max(settings.context_pool, settings.top_k) if settings.context_chars else 0
     by_id = {q["id"]: q["question"] for q in osa_questions()}
     out = []
     for qid in ids:
         q = by_id[qid]
-        out.append(build_messages(defuse_control_tokens(q), prompt_safe_hits(retriever.search(q))))
+        candidates = retriever.search(q, pool or settings.top_k)
+        context = select_context(q, candidates, embedder, settings.context_chars, settings.top_k)
+        numbered = number_context(context, clean=prompt_safe_text)
+        headers = [
+            h.chunk.title + (f", page {h.chunk.page}" if h.chunk.page else "")
+            for h in prompt_safe_hits([c.hit for c in context])
+        ]
+        passages = format_numbered_passages(headers, numbered)
+        out.append(build_evidence_messages(defuse_control_tokens(q), passages))
     return out
 
 
