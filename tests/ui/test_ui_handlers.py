@@ -56,15 +56,15 @@ def test_answer_streams_then_renders_citations_and_sources(ui_settings, make_eng
     assert len(session["turns"]) == 1 and session["turns"][0]["method"] == "none"
 
 
-# TODO: ui/app.py does not handle the pipeline's "evidence" stream event yet; when it
-# does, assert that the named evidence sentences are shown before the answer's tokens.
-@pytest.mark.skip(reason="evidence highlighting in the UI lands separately")
 def test_evidence_is_shown_before_the_answer(ui_settings, make_engine):
+    """The sentences the model names are shown (sources panel) before any answer text."""
     ui = ChatUI(make_engine(ui_settings, REPLY))
     updates = ask(ui, QUESTION)
-    chats = [u[1][-1]["content"] for u in updates]
-    first_token = next(i for i, c in enumerate(chats) if "Fiji" in c)
-    assert any("Malaysia, the Philippines" in c for c in chats[:first_token])
+    panels = [i for i, u in enumerate(updates) if isinstance(u[3], str) and "Bangladesh" in u[3]]
+    assert panels, "the evidence is shown"
+    first_text = next(i for i, u in enumerate(updates) if "recipients" in u[1][-1]["content"])
+    assert panels[0] < first_text
+    assert "Writing from the highlighted evidence" in updates[panels[0]][1][-1]["content"]
 
 
 def test_follow_up_is_rewritten_before_retrieval(ui_settings, make_engine):
