@@ -52,7 +52,14 @@ from pathlib import Path
 
 from evals.paths import EVALS_DIR, REPO_ROOT
 
-NAMED_SETS = ("osa", "osa-heldout", "osa-followups", "squad2-dev", "clapnq-dev")
+NAMED_SETS = (
+    "osa",
+    "osa-heldout",
+    "osa-followups",
+    "squad2-dev",
+    "clapnq-dev",
+    "squad2-calibration",
+)
 BUNDLED_SETS = {  # name -> (file in evals/sets/, description); corpus: the bundled corpus/
     "osa": ("osa.jsonl", "OSA / ASEAN questions over the bundled corpus/"),
     "osa-heldout": (
@@ -217,6 +224,9 @@ def in_split(question_id: str, split: str) -> bool:
     return even if split == "dev" else not even
 
 
+CALIBRATION_SET = "squad2-calibration"
+
+
 def load_set(
     name_or_path: str,
     limit: int | None = None,
@@ -238,6 +248,17 @@ def load_set(
         evalset.description = description
     elif name_or_path == "squad2-dev":
         evalset = load_squad2(shared_dir(data_dir), limit=None)
+    elif name_or_path == CALIBRATION_SET:
+        # SQuAD 2.0 dev minus the reported fixed-seed sample: data to fit the
+        # abstention model on that no report is computed from.
+        evalset = load_squad2(shared_dir(data_dir), limit=None)
+        reported = {q.id for q in sample(evalset.questions, DEFAULT_EXTERNAL_LIMIT, 0)}
+        evalset.questions = [q for q in evalset.questions if q.id not in reported]
+        evalset.name = CALIBRATION_SET
+        evalset.description = (
+            f"SQuAD 2.0 dev without the {DEFAULT_EXTERNAL_LIMIT}-question seed-0 sample "
+            "that squad2-dev reports (for fitting rag/calibration.json only)"
+        )
     elif name_or_path == "clapnq-dev":
         evalset = load_clapnq(shared_dir(data_dir), limit=None)
     else:
@@ -248,7 +269,7 @@ def load_set(
                 "and not a .jsonl file"
             )
         evalset = load_jsonl_set(path, corpus)
-    if limit is None and name_or_path in ("squad2-dev", "clapnq-dev"):
+    if limit is None and name_or_path in ("squad2-dev", "clapnq-dev", CALIBRATION_SET):
         limit = DEFAULT_EXTERNAL_LIMIT
     evalset.total = len(evalset.questions)
     evalset.questions = sample(evalset.questions, limit, seed)

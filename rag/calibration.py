@@ -52,6 +52,8 @@ class Calibration:
         for name, w, mu, s in zip(self.features, self.coef, self.mean, self.scale, strict=True):
             value = signals.get(name)
             z += w * ((float(value) - mu) / s if value is not None else 0.0)
+        if z < 0:  # exp(-z) overflows for z below about -709: use the mirrored form
+            return round(math.exp(z) / (1.0 + math.exp(z)), 4)
         return round(1.0 / (1.0 + math.exp(-z)), 4)
 
     @classmethod

@@ -70,14 +70,20 @@ def make_draft(answer: str, evidence_ids: list[str], context: list[ContextSenten
     and its citations become the passages of that evidence."""
     named = [s for s in context if s.id in set(evidence_ids)]
     spans, pieces = _merge_marker_only(answer, sentence_spans(answer))
-    claims = []
+    claims: list[Claim] = []
     for text, markers in pieces:
-        if not text:
+        if not any(ch.isalnum() for ch in text):  # "[1], [2]": markers of the claim before
+            if claims:
+                claims[-1] = _claim(claims[-1].text, markers + claims[-1].citations, named)
             continue
-        evidence = [s for s in named if s.n in markers] or named
-        claims.append(Claim(text, sorted({s.n for s in evidence}), evidence))
+        claims.append(_claim(text, markers, named))
     clean = " ".join(claim.text for claim in claims)
     return Draft(clean, claims, [s.id for s in named])
+
+
+def _claim(text: str, markers: list[int], named: list[ContextSentence]) -> Claim:
+    evidence = [s for s in named if s.n in markers] or named
+    return Claim(text, sorted({s.n for s in evidence}), evidence)
 
 
 def evidence_text(evidence: list[ContextSentence]) -> str:

@@ -33,6 +33,9 @@ from rag.context import ContextPassage
 from rag.types import ContextSentence
 
 MAX_EVIDENCE = 4  # ids the model may name: a few sentences answer a short question
+# At least one id: given an empty list as a way out, the 1.5B model took it for
+# every question, answerable or not; the checks and the judge decide instead.
+MIN_EVIDENCE = 1
 
 
 def number_context(
@@ -66,7 +69,12 @@ def evidence_schema(ids: list[str]) -> dict:
     return {
         "type": "object",
         "properties": {
-            "evidence": {"type": "array", "items": items, "maxItems": MAX_EVIDENCE},
+            "evidence": {
+                "type": "array",
+                "items": items,
+                "minItems": MIN_EVIDENCE,
+                "maxItems": MAX_EVIDENCE,
+            },
             "answer": {"type": "string"},
         },
         "required": ["evidence", "answer"],
@@ -76,6 +84,10 @@ def evidence_schema(ids: list[str]) -> dict:
 _EVIDENCE_LIST = re.compile(r'^\s*\{\s*"evidence"\s*:\s*\[(.*?)\]', re.DOTALL)
 _ANSWER_START = re.compile(r'"answer"\s*:\s*"')
 _ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+
+
+def _is_hex(text: str) -> bool:
+    return len(text) == 4 and all(c in "0123456789abcdefABCDEF" for c in text)
 
 
 def _decode_partial(raw: str) -> tuple[str, bool]:
@@ -101,9 +113,20 @@ def _decode_partial(raw: str) -> tuple[str, bool]:
             if i + 6 > len(raw):
                 break
             try:
-                out.append(chr(int(raw[i + 2 : i + 6], 16)))
+                value = int(raw[i + 2 : i + 6], 16)
             except ValueError:
-                pass
+                i += 6
+                continue
+            if 0xD800 <= value < 0xDC00:  # a high surrogate: "\ud83d\ude00" is one character
+                low = raw[i + 6 : i + 12]
+                if len(low) < 6 and "\\u".startswith(low[:2]):
+                    break  # the low half may still come
+                if low[:2] == "\\u" and _is_hex(low[2:]) and 0xDC00 <= int(low[2:], 16) < 0xE000:
+                    value = 0x10000 + ((value - 0xD800) << 10) + (int(low[2:], 16) - 0xDC00)
+                    i += 6
+            if 0xD800 <= value < 0xE000:  # a lone surrogate cannot be encoded: replace it
+                value = 0xFFFD
+            out.append(chr(value))
             i += 6
             continue
         out.append(_ESCAPES.get(code, code))

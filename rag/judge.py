@@ -22,20 +22,39 @@ JUDGE_PROMPT = (
 )
 
 
-def judge_messages(question: str, answer: str, evidence: list[ContextSentence]) -> list[dict]:
+def claim_messages(answer: str, evidence: list[ContextSentence]) -> list[dict]:
+    """Is the answer, read as a claim, true according to the evidence?"""
     user = (
-        f"Evidence:\n{evidence_text(evidence)}\n\nQuestion: {question}\nAnswer: {answer}\n\n"
-        "Does the evidence state this answer to the question? Reply Yes or No."
+        f"Evidence:\n{evidence_text(evidence)}\n\nClaim: {answer}\n\n"
+        "Is the claim true according to the evidence? Reply Yes or No."
+    )
+    return [{"role": "system", "content": JUDGE_PROMPT}, {"role": "user", "content": user}]
+
+
+def answers_messages(question: str, evidence: list[ContextSentence]) -> list[dict]:
+    """Does the evidence answer this exact question (whatever the draft says)?"""
+    user = (
+        f"Evidence:\n{evidence_text(evidence)}\n\nQuestion: {question}\n\n"
+        "Does the evidence answer this exact question? Reply Yes or No."
     )
     return [{"role": "system", "content": JUDGE_PROMPT}, {"role": "user", "content": user}]
 
 
 class Judge:
-    """P(the evidence states the answer), from the generator's yes/no logits."""
+    """Two yes/no probabilities from the generator's logits, sharing the evidence prefix.
+
+    ``judge``: the draft, read as a claim, is true according to its evidence (the
+    pipeline's gate: a made-up list or a year the evidence lacks scores low).
+    ``judge_answers``: the evidence answers this exact question (a signal for the
+    calibrated abstention: near misses about another country score lower). The
+    formulations were chosen on eight hand-made cases about the seed article
+    (benchmarks/README.md, judge), none from an evaluation set.
+    """
 
     def __init__(self, generator: Generator):
         self.generator = generator
 
-    def probability(self, question: str, draft: Draft, evidence: list[ContextSentence]) -> float:
-        messages = judge_messages(question, draft.text, evidence)
-        return round(float(self.generator.yes_probability(messages)), 4)
+    def signals(self, question: str, draft: Draft, evidence: list[ContextSentence]) -> dict:
+        claim = self.generator.yes_probability(claim_messages(draft.text, evidence))
+        answers = self.generator.yes_probability(answers_messages(question, evidence))
+        return {"judge": round(float(claim), 4), "judge_answers": round(float(answers), 4)}

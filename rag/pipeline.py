@@ -401,7 +401,7 @@ class RagPipeline:
             )
         signals = self._signals(query, candidates, draft, named, sentences)
         if reason is None and self.judge is not None:
-            signals["judge"] = self.judge.probability(query, draft, named)
+            signals.update(self.judge.signals(query, draft, named))
             if signals["judge"] < settings.judge_threshold:
                 reason = (
                     f"the judge finds the answer not stated by its evidence "
@@ -530,8 +530,6 @@ class RagPipeline:
                 shown = True
                 yield StreamEvent("token", text=held)
                 held = ""
-                if reader.done:
-                    break
         except ValueError as exc:
             if reader.text or not _context_overflow(exc):
                 raise
@@ -546,6 +544,8 @@ class RagPipeline:
             stats = generator.last_stats
             usage["prompt_tokens"] += stats.prompt_tokens
             usage["completion_tokens"] += stats.completion_tokens
+        if leaked:  # what repeats the instructions is kept nowhere
+            return _Reply("", [], "", shown, leaked)
         return _Reply(reader.text, reader.evidence or [], reader.answer.strip(), shown, leaked)
 
     def _refusal(

@@ -23,14 +23,6 @@ SYSTEM_PROMPT = (
     f'{ANSWER_ONLY_PROMPT}\n- If no passage contains the answer, reply exactly: "{REFUSAL_TEXT}"'
 )
 
-# Asked once when the model refused although a passage scored well: small models
-# often miss an answer that is stated in other words than the question's.
-RECHECK_PROMPT = (
-    "Read the passages again. If any passage states the answer, give it now with "
-    f'its passage number. If none does, reply exactly: "{REFUSAL_TEXT}"'
-)
-
-
 # Evidence first (rag/evidence.py): the reply is a JSON object whose "evidence" names
 # the numbered sentences the answer rests on, before the answer is written.
 EVIDENCE_PROMPT = (

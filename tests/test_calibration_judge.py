@@ -10,7 +10,7 @@ from conftest import FakeGenerator
 
 from rag.calibration import Calibration, CalibrationError
 from rag.checks import make_draft
-from rag.judge import JUDGE_PROMPT, Judge, judge_messages
+from rag.judge import JUDGE_PROMPT, Judge, answers_messages, claim_messages
 from rag.types import ContextSentence
 
 MODEL = {
@@ -98,25 +98,30 @@ EVIDENCE = [
 QUESTION = "What did Japan give the Philippines?"
 
 
-def test_judge_messages_hold_evidence_question_and_answer():
-    system, user = judge_messages(QUESTION, "A coastal radar system.", EVIDENCE)
+def test_judge_messages_hold_the_evidence_first_then_the_claim_or_question():
+    system, user = claim_messages("A coastal radar system.", EVIDENCE)
     assert system == {"role": "system", "content": JUDGE_PROMPT}
-    assert user["role"] == "user"
     content = user["content"]
     for text in ("Kishida visit", "OSA budget", EVIDENCE[0].text, EVIDENCE[1].text):
         assert text in content
-    assert f"Question: {QUESTION}\nAnswer: A coastal radar system." in content
-    assert content.index("Evidence:") < content.index("Question:") < content.index("Answer:")
+    assert "Claim: A coastal radar system." in content
+    assert content.index("Evidence:") < content.index("Claim:")
     assert content.rstrip().endswith("Reply Yes or No.")
+    system2, asked = answers_messages(QUESTION, EVIDENCE)
+    assert system2 == system and f"Question: {QUESTION}" in asked["content"]
+    # both start with the same evidence block, so llama.cpp reuses its KV cache
+    shared = content.split("Claim:")[0]
+    assert asked["content"].startswith(shared)
 
 
-def test_judge_passes_the_generator_probability_through():
+def test_judge_passes_the_generator_probabilities_through():
     generator = FakeGenerator("unused", judge=0.73219)
     draft = make_draft("Japan gave a coastal radar system [1].", ["1.2"], EVIDENCE)
-    p = Judge(generator).probability(QUESTION, draft, EVIDENCE[:1])
-    assert p == 0.7322 and isinstance(p, float)
-    (messages,) = generator.judged
-    assert messages == judge_messages(QUESTION, draft.text, EVIDENCE[:1])
-    assert "[1]" not in messages[1]["content"]  # the answer is judged without markers
-    assert EVIDENCE[1].text not in messages[1]["content"]  # only the evidence given
-    assert generator.calls == []  # one forward pass, no generation
+    signals = Judge(generator).signals(QUESTION, draft, EVIDENCE[:1])
+    assert signals == {"judge": 0.7322, "judge_answers": 0.7322}
+    claim, answers = generator.judged
+    assert claim == claim_messages(draft.text, EVIDENCE[:1])
+    assert answers == answers_messages(QUESTION, EVIDENCE[:1])
+    assert "[1]" not in claim[1]["content"]  # the answer is judged without markers
+    assert EVIDENCE[1].text not in claim[1]["content"]  # only the evidence given
+    assert generator.calls == []  # forward passes only, no generation

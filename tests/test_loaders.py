@@ -14,6 +14,7 @@ from rag.loaders import (
     LOADER_VERSION,
     LoadError,
     Skipped,
+    dated_title,
     iter_documents,
     load_document,
     normalize_text,
@@ -80,12 +81,26 @@ def test_manifest_titles_in_a_temp_dir(tmp_path: Path):
     (tmp_path / "MANIFEST.tsv").write_text(
         "file\ttitle\tdate\na.txt\tThe   Alpha  Document\t2024-01-01\n", encoding="utf-8"
     )
-    assert read_manifest_titles(tmp_path) == {"a.txt": "The Alpha Document"}
+    # the date becomes part of the title: the chunk header that retrieval and checks see
+    assert read_manifest_titles(tmp_path) == {"a.txt": "The Alpha Document (1 January 2024)"}
     docs, skips = _docs_and_skips(list(iter_documents([tmp_path])))
     assert set(docs) == {"a.txt", "b.txt"}
     assert skips == {}, "MANIFEST.tsv itself must not be reported as a skipped document"
-    assert docs["a.txt"].title == "The Alpha Document"
+    assert docs["a.txt"].title == "The Alpha Document (1 January 2024)"
     assert docs["b.txt"].title == "b"
+
+
+@pytest.mark.parametrize(
+    ("title", "date", "expected"),
+    [
+        ("Readout", "2023-06-16", "Readout (16 June 2023)"),
+        ("Readout", None, "Readout"),
+        ("Readout", "not a date", "Readout"),
+        ("Statement of 16 June 2023", "2023-06-16", "Statement of 16 June 2023"),
+    ],
+)
+def test_dated_title(title, date, expected):
+    assert dated_title(title, date) == expected
 
 
 def test_markdown_front_matter_title(tmp_path: Path):
@@ -96,7 +111,7 @@ def test_markdown_front_matter_title(tmp_path: Path):
         encoding="utf-8",
     )
     doc = load_document(path)
-    assert doc.title == "Quad Leaders Summit"
+    assert doc.title == "Quad Leaders Summit (21 September 2024)"
     assert doc.text == "The leaders met in Wilmington."
     assert "tags" not in doc.text and "---" not in doc.text
 

@@ -96,7 +96,7 @@ def test_context_overflow_is_a_clear_refusal(make_pipeline):
         def warm_up(self):
             pass
 
-        def stream_chat(self, messages, max_tokens=256, temperature=0.0):
+        def stream_chat(self, messages, max_tokens=256, temperature=0.0, schema=None):
             raise ValueError("Requested tokens (6012) exceed context window of 4096")
             yield  # pragma: no cover
 

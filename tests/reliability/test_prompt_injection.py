@@ -158,11 +158,6 @@ def test_fence_cannot_be_closed_or_a_turn_opened(embedder):
     ],
     ids=["verbatim", "shouted", "after-an-answer"],
 )
-@pytest.mark.xfail(
-    strict=True,
-    reason="rag/pipeline.py refuses a leak with refuse(reason, reply): raw_answer keeps "
-    "the leaked instructions (the re-check-era pipeline dropped them)",
-)
 def test_a_leaked_system_prompt_is_cut_off_and_refused(
     injection_index, store, embedder, fake_generator, reply
 ):

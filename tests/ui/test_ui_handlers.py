@@ -355,8 +355,7 @@ def test_cli_serve_options(monkeypatch, tmp_path):
 def test_uploaded_pdf_is_cited_with_its_page(ui_settings, make_engine, shared_dir):
     name = "2024-04-11-japan-philippines-us-joint-vision-statement.pdf"
     reply = (
-        "The U.S. and Japan coordinate support for Philippine defense modernization priorities, "
-        "and Japan contributes through its new Official Security Assistance framework [1]."
+        "The U.S. and Japan coordinate support for Philippine defense modernization priorities [1]."
     )
     ui = ChatUI(make_engine(ui_settings, reply))
     status, table, *_ = ui.upload([str(shared_dir / "corpus" / "osa-pdf" / name)])
