@@ -98,6 +98,7 @@ def answer_one(system: System, q) -> dict:
         "metrics": metrics | follow_up_scores(q, query),
         "context_from": context_from,
         "confidence": ans.confidence,
+        "signals": ans.signals,
         "top_score": top_score,
         "abstention_score": ans.confidence if system.name == "ours" else top_score,
         **follow_up_fields(q, ans, query),

@@ -43,6 +43,7 @@ class SystemAnswer:
     rewrite_method: str = "none"  # follow-ups: "substitution", "model", "heuristic" or "none"
     context_text: str = ""  # what the model read (ours: Answer.context sentences, one a line)
     confidence: float | None = None  # ours: Answer.confidence; the baseline has none
+    signals: dict[str, float] = field(default_factory=dict)  # ours: what calibration reads
 
     @property
     def cited(self) -> list[int]:
@@ -166,6 +167,7 @@ class OursSystem:
             rewrite_method=method,
             context_text="\n".join(s.text for s in final.context),
             confidence=final.confidence,
+            signals=dict(final.signals),
         )
 
     def ranked(self, question: str, k: int) -> list[Passage]:

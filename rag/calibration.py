@@ -4,8 +4,9 @@ A logistic regression (fitted with scikit-learn by `evals/calibrate.py` on
 questions disjoint from every reported set) turns the pipeline's signals (best
 cosine, question coverage of the evidence, judge probability, share of
 unsupported sentences, ...) into a probability. Its coefficients are stored as
-JSON, never pickled, with the data they were fitted on; the pipeline refuses an
-answer whose probability is below ``Settings.abstain_below``.
+JSON, never pickled, with the data they were fitted on and the decision threshold
+chosen then; the pipeline refuses an answer whose probability is below it (or
+below ``Settings.abstain_below`` when that is set).
 
 Example::
 
@@ -19,6 +20,8 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+DEFAULT_PATH = Path(__file__).with_name("calibration.json")
 
 
 class CalibrationError(ValueError):
@@ -34,6 +37,7 @@ class Calibration:
     intercept: float
     mean: list[float]
     scale: list[float]
+    threshold: float = 0.5  # refuse below this P(right), chosen when fitting
     trained_on: str = ""
     notes: dict = field(default_factory=dict)
 
@@ -58,10 +62,11 @@ class Calibration:
 
     @classmethod
     def load(cls, path: Path | str | None) -> Calibration | None:
-        """The calibration at ``path``; None when no path is set or the file is absent."""
-        if not path:
+        """The calibration at ``path`` ("default": the one shipped in rag/); None when
+        no path is set ("" or "off") or the file is absent."""
+        if not path or str(path) == "off":
             return None
-        path = Path(path)
+        path = DEFAULT_PATH if str(path) == "default" else Path(path)
         if not path.is_file():
             return None
         try:

@@ -103,12 +103,11 @@ class Settings:
     # The entailment judge (rag/judge.py): refuse when P(evidence states the answer)
     # is below this; 0 turns the judge off.
     judge_threshold: float = 0.5
-    # Calibrated abstention (rag/calibration.py): a JSON logistic regression; refuse
-    # when P(right) is below `abstain_below`. A missing file turns it off.
-    calibration: Path | None = field(
-        default_factory=lambda: Path(__file__).with_name("calibration.json")
-    )
-    abstain_below: float = 0.5
+    # Calibrated abstention (rag/calibration.py): a JSON logistic regression ("default":
+    # rag/calibration.json; "off" or a path); refuse when P(right) is below
+    # `abstain_below`, or, when that is unset, below the threshold chosen when fitting.
+    calibration: str = "default"
+    abstain_below: float | None = None
     # Drop answer sentences that fail a claim check (otherwise they are shown,
     # marked unsupported).
     drop_unsupported: bool = True
@@ -117,6 +116,9 @@ class Settings:
     model: str = "qwen2.5-1.5b"
     temperature: float = 0.0
     max_tokens: int = 256
+    # Answers stop after this many sentences: the model is asked for one to three, but
+    # greedy decoding sometimes runs on, repeating itself, at ~0.2 s a word on a CPU.
+    max_answer_sentences: int = 3
     n_ctx: int = 4096
     n_threads: int = field(default_factory=lambda: default_threads())  # decoding
     n_threads_batch: int = field(default_factory=lambda: default_prompt_threads())  # prefill
@@ -129,7 +131,6 @@ class Settings:
         self.corpus_dir = Path(self.corpus_dir)
         self.index_dir = Path(self.index_dir)
         self.model_cache = Path(self.model_cache)
-        self.calibration = Path(self.calibration) if self.calibration else None
         self.validate()
 
     def validate(self) -> None:
@@ -143,7 +144,7 @@ class Settings:
                 f"index_type must be 'auto', 'flat', 'hnsw' or 'ivfpq', got {self.index_type!r}"
             )
         for name in ("min_evidence_share", "judge_threshold", "abstain_below"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
+            if getattr(self, name) is not None and not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if self.retrieval not in ("dense", "hybrid"):
             raise ValueError(f"retrieval must be 'dense' or 'hybrid', got {self.retrieval!r}")
@@ -152,6 +153,8 @@ class Settings:
                 f"n_threads and n_threads_batch must be >= 1, got {self.n_threads} "
                 f"and {self.n_threads_batch}"
             )
+        if self.max_answer_sentences < 1:
+            raise ValueError(f"max_answer_sentences must be >= 1, got {self.max_answer_sentences}")
         if self.top_k < 1:
             raise ValueError(f"top_k must be >= 1, got {self.top_k}")
         if not 0.0 <= self.mmr_lambda <= 1.0:
@@ -195,6 +198,8 @@ def _coerce(type_name: object, raw: str, name: str) -> object:
             return int(raw)
         if kind == "float":
             return float(raw)
+        if kind == "float | None":
+            return None if raw.strip().lower() in ("", "none") else float(raw)
         if kind == "Path":
             return Path(raw)
     except ValueError as exc:

@@ -408,11 +408,11 @@ class RagPipeline:
                     f"(p = {signals['judge']:.2f} < {settings.judge_threshold:.2f})"
                 )
         confidence = self.calibration.confidence(signals) if self.calibration else None
-        if reason is None and confidence is not None and confidence < settings.abstain_below:
-            reason = (
-                f"the answer is too likely wrong (confidence {confidence:.2f} "
-                f"< {settings.abstain_below:.2f})"
-            )
+        floor = settings.abstain_below
+        if floor is None and self.calibration:
+            floor = self.calibration.threshold
+        if reason is None and confidence is not None and confidence < floor:
+            reason = f"the answer is too likely wrong (confidence {confidence:.2f} < {floor:.2f})"
         if reason:
             refusal = refuse(reason, reply, sentences)
             refusal.answer.signals = signals
@@ -522,6 +522,12 @@ class RagPipeline:
                     break
                 if not new:
                     continue
+                if len(sentence_spans(reader.answer)) > settings.max_answer_sentences:
+                    # the model runs on (greedy repetition): keep the first sentences only
+                    kept = sentence_spans(reader.answer)[settings.max_answer_sentences - 1]
+                    reader.answer = reader.answer[: kept.end]
+                    stopped = True
+                    break
                 if not timings["first_token_ms"]:
                     timings["first_token_ms"] = round((time.perf_counter() - started) * 1000, 1)
                 held += new
@@ -538,7 +544,7 @@ class RagPipeline:
             close = getattr(stream, "close", None)
             if close is not None:
                 close()  # releases the generator's lock when we stopped early
-        if leaked or stopped:  # (the generator was stopped early: its stats are not this call's)
+        if leaked or stopped or not reader.done:  # stopped early: its stats are not this call's
             usage["completion_tokens"] += len(reader.text) // 4
         else:
             stats = generator.last_stats

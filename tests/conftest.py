@@ -126,6 +126,7 @@ def fixture_settings(tmp_path_factory: pytest.TempPathFactory, fixture_corpus: P
         model="smollm2-135m",
         model_cache=tmp_path_factory.mktemp("unused-model-cache"),
         n_threads=2,
+        calibration="off",  # fitted on the real model's signals, not a fake's
     )
     report = ingest([fixture_corpus], settings, embedder=embedder, progress=False)
     assert len(report.added) == len(FIXTURE_DOCS), report

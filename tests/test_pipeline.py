@@ -31,7 +31,7 @@ def make_pipeline(fixture_settings, fixture_store, embedder, fake_generator, tmp
     def _make(reply: str | list[str] = GOOD_REPLY, judge: float = 0.9, **settings):
         generator = fake_generator(reply, judge=judge)
         # No calibration unless a test gives one (a file rag/calibration.json may appear).
-        settings.setdefault("calibration", tmp_path / "no-calibration.json")
+        settings.setdefault("calibration", str(tmp_path / "no-calibration.json"))
         pipe = RagPipeline(
             fixture_settings.replace(**settings),
             embedder=embedder,

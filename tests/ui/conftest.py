@@ -36,6 +36,7 @@ def ui_settings(tmp_path: Path, embedder) -> Settings:
         model="smollm2-135m",
         model_cache=tmp_path / "model-cache",
         n_threads=1,
+        calibration="off",  # fitted on the real model's signals, not a fake's
     )
     ingest([corpus], settings, embedder=embedder, progress=False)
     return settings
