@@ -114,13 +114,15 @@ SPLIT_NOTE = (
 # What was tuned on which data: printed in every report (Markdown and HTML).
 TUNING_NOTE = (
     "Tuning and held-out data: the osa dev half was used to tune the refusal threshold, "
-    "re-check, context and prompt settings; the osa full set, squad2-dev and clapnq-dev "
-    "samples were used when choosing the BM25 weight, MMR (off) and the embedder, and the "
-    "refusal-rule probe used the osa set; the osa test half is therefore not fully "
-    "untouched. `osa-heldout` (sha256 given in evals/README.md) was written before any "
-    "tuning for it and is never used for tuning. The calibration model "
-    "(rag/calibration.json, when present) is trained on data disjoint from every "
-    "reported set."
+    "context and prompt settings and, for the evidence-first design, the date ranking "
+    "(date_weight); the osa full set, squad2-dev and clapnq-dev samples were used when "
+    "choosing the BM25 weight, MMR (off) and the embedder, and the refusal-rule probe used "
+    "the osa set; the osa test half is therefore not fully untouched. The judge's prompts "
+    "were chosen on 8 hand-made cases about the seed article, not on any set. The "
+    "calibration model (rag/calibration.json) is fitted on the osa dev half and on "
+    "squad2-calibration (SQuAD 2.0 dev minus the reported 300-question sample), disjoint "
+    "from every other reported set. `osa-heldout` (sha256 in evals/README.md) was written "
+    "before any tuning for it and is never used for tuning."
 )
 
 
