@@ -162,7 +162,9 @@ class OursSystem:
                 usage.get("prompt_tokens", 0),
                 usage.get("completion_tokens", 0),
             )
-            | ({"rewrite_ms": rewrite_ms} if conversation is not None else {}),
+            | ({"rewrite_ms": rewrite_ms} if conversation is not None else {})
+            # when the evidence was shown, and what the judge cost (pipeline clock)
+            | {k: final.timings[k] for k in ("evidence_ms", "judge_ms") if k in final.timings},
             search_query=search_query,
             rewrite_method=method,
             context_text="\n".join(s.text for s in final.context),

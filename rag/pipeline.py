@@ -401,7 +401,9 @@ class RagPipeline:
             )
         signals = self._signals(query, candidates, draft, named, sentences)
         if reason is None and self.judge is not None:
+            t_judge = time.perf_counter()
             signals.update(self.judge.signals(query, draft, named))
+            timings["judge_ms"] = round((time.perf_counter() - t_judge) * 1000, 1)
             if signals["judge"] < settings.judge_threshold:
                 reason = (
                     f"the judge finds the answer not stated by its evidence "
@@ -516,6 +518,7 @@ class RagPipeline:
                         stopped = True
                         break
                     named = set(reader.evidence)
+                    timings["evidence_ms"] = round((time.perf_counter() - started) * 1000, 1)
                     yield StreamEvent("evidence", evidence=[s for s in numbered if s.id in named])
                 if leaks_system_prompt(reader.answer):
                     leaked = True  # stop at once: the rest is not streamed either

@@ -103,3 +103,50 @@ def test_mmr_retrieval_keeps_the_best_passage_and_spreads_the_rest(
 def test_mmr_lambda_is_validated(fixture_settings):
     with pytest.raises(ValueError, match="mmr_lambda"):
         fixture_settings.replace(mmr_lambda=1.5)
+
+
+@pytest.mark.parametrize(
+    ("question", "dates"),
+    [
+        ("What did the May 2022 Tokyo statement say?", [("2022", "May")]),
+        ("Who will chair ASEAN in 2025?", []),  # a bare year dates the subject, not the text
+        ("Compare the September 2021 and May 2022 Quad statements", [("2021", "September"),
+                                                                     ("2022", "May")]),
+        ("What was decided in fiscal year 2024?", []),
+    ],
+)  # fmt: skip
+def test_dates_named(question, dates):
+    assert retrieval.dates_named(question) == dates
+
+
+def test_matches_date_needs_month_and_year_in_the_title():
+    title = "Quad Leaders' Joint Statement (24 May 2022)"
+    assert retrieval.matches_date(title, [("2022", "May")])
+    assert not retrieval.matches_date(title, [("2022", "September")])
+    assert not retrieval.matches_date(title, [("2023", "May")])
+
+
+def test_a_named_month_and_year_ranks_that_documents_passage_first(tmp_path, embedder):
+    from rag.config import Settings
+    from rag.ingest import ingest
+    from rag.store import IndexStore
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    docs = {
+        "2022-05-24": "Where did the Quad leaders meet? The Quad leaders met in Tokyo for "
+        "their joint statement, and the Quad leaders' joint statement says where they met.",
+        "2023-05-20": "The leaders gathered in Hiroshima.",
+    }
+    for date, text in docs.items():
+        (corpus / f"{date}-quad.md").write_text(
+            f"---\ntitle: Statement\ndate: {date}\n---\n\n{text}\n", encoding="utf-8"
+        )
+    settings = Settings(index_dir=tmp_path / "index", top_k=2)
+    ingest([corpus], settings, embedder=embedder, progress=False)
+    store = IndexStore.load(settings.index_dir)
+    question = "Where did the Quad leaders meet, according to their May 2023 joint statement?"
+    off = retrieval.make_retriever(store, embedder, settings.replace(date_weight=0.0))
+    on = retrieval.make_retriever(store, embedder, settings.replace(date_weight=3.0))
+    assert "Tokyo" in off.search(question, 2)[0].chunk.text  # the wordier look-alike wins
+    assert "Hiroshima" in on.search(question, 2)[0].chunk.text  # the named date wins
