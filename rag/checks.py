@@ -59,6 +59,9 @@ class Draft:
     text: str
     claims: list[Claim]
     evidence_ids: list[str]
+    # What the model read of the passages its evidence comes from (all their
+    # numbered sentences): the setting a question's names may be found in.
+    surroundings: list[ContextSentence] = field(default_factory=list)
 
 
 Check = Callable[[str, object, list[ContextSentence]], "str | None"]
@@ -78,7 +81,9 @@ def make_draft(answer: str, evidence_ids: list[str], context: list[ContextSenten
             continue
         claims.append(_claim(text, markers, named))
     clean = " ".join(claim.text for claim in claims)
-    return Draft(clean, claims, [s.id for s in named])
+    passages = {s.n for s in named}
+    surroundings = [s for s in context if s.n in passages]
+    return Draft(clean, claims, [s.id for s in named], surroundings)
 
 
 def _claim(text: str, markers: list[int], named: list[ContextSentence]) -> Claim:
@@ -152,8 +157,12 @@ def names_evidence(question: str, draft: Draft, evidence: list[ContextSentence])
 def question_names_covered(
     question: str, draft: Draft, evidence: list[ContextSentence]
 ) -> str | None:
-    """Every name of the question is in the evidence or its passage's title."""
-    missing = _names(question) - _stems(evidence_text(evidence))
+    """Every name of the question is in the passages the evidence comes from (as the
+    model read them) or their titles: a question's setting ("during Kishida's Southeast
+    Asia tour", "the White House fact sheet") is rarely in the one sentence that answers
+    it (wrong refusals on the osa dev half), but an answer from a passage about another
+    country or meeting is still refused."""
+    missing = _names(question) - _stems(evidence_text(draft.surroundings or evidence))
     if missing:
         return (
             f"the evidence does not mention {', '.join(sorted(missing))}, which the question names"

@@ -272,3 +272,20 @@ def test_no_evidence_refuses_first():
     draft = make_draft("Malaysia received $4 million [1].", [], context(RADAR))
     assert first_failure(ANSWER_CHECKS, q, draft, []) == names_evidence(q, draft, [])
     assert adds_information(q, draft, []) is None and number_when_asked(q, draft, []) is None
+
+
+def test_question_names_may_be_in_the_evidence_passage_but_not_in_another():
+    from rag.checks import make_draft, question_names_covered
+    from rag.types import ContextSentence
+
+    context = [
+        ContextSentence("1.1", 1, "Kishida toured Southeast Asia in November.", 0, 40, "Seed"),
+        ContextSentence("1.2", 1, "Japan gifted Manila a coastal radar.", 41, 77, "Seed"),
+        ContextSentence("2.1", 2, "Fiji joined the Pacific Islands Forum.", 0, 38, "Forum"),
+    ]
+    question = "What did Japan give Manila during the Southeast Asia tour?"
+    draft = make_draft("A coastal radar [1].", ["1.2"], context)
+    assert question_names_covered(question, draft, draft.claims[0].evidence) is None
+    # the name is only in a passage the evidence does not come from
+    fiji = "What did Japan give Fiji?"
+    assert "fiji" in question_names_covered(fiji, draft, draft.claims[0].evidence)
