@@ -183,6 +183,9 @@ class LlamaCppGenerator:
             )
             if len(tokens) >= self.n_ctx:
                 raise ValueError("the judge prompt does not fit the context window")
+            prefix = self._prefix_for(messages)  # the judge's system prompt: saved once
+            if prefix is not None:
+                self._load_prefix(llm, prefix)
             common = 0
             for a, b in zip(llm.input_ids[: llm.n_tokens], tokens, strict=False):
                 if a != b:
