@@ -48,7 +48,7 @@ class Judge:
     ``judge_answers``: the evidence answers this exact question (a signal for the
     calibrated abstention: near misses about another country score lower). The
     formulations were chosen on eight hand-made cases about the seed article
-    (benchmarks/README.md, judge), none from an evaluation set.
+    (benchmarks/README.md, "Evidence first, checks and the judge"), none from an evaluation set.
     """
 
     def __init__(self, generator: Generator):
