@@ -1,8 +1,10 @@
-"""The one code path from a question to a verified, cited answer.
+"""The one code path from a question to a checked, cited answer.
 
 CLI, browser UI, evaluation harness and LangChain adapter all call
-`RagPipeline`: retrieve -> (refuse early if nothing is relevant) -> generate
-with streaming -> verify citations -> refuse if nothing is supported.
+`RagPipeline.stream`: retrieve -> (refuse early if nothing is relevant) ->
+select context sentences -> draft evidence first (rag/evidence.py) -> check the
+claims against the named evidence (rag/checks.py) -> judge (rag/judge.py) ->
+calibrated abstention (rag/calibration.py) -> answer or refusal with its reason.
 """
 
 from __future__ import annotations
