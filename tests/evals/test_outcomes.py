@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
@@ -247,7 +248,7 @@ def test_report_has_tuning_note_groups_and_risk_coverage(tmp_path: Path):
     write_report(tmp_path, meta, summaries, records)
     md = (tmp_path / "report.md").read_text()
     page = (tmp_path / "report.html").read_text()
-    assert TUNING_NOTE in md and TUNING_NOTE.split("`")[0] in page
+    assert TUNING_NOTE in md and html.escape(TUNING_NOTE) in page
     assert "osa test half is therefore not fully untouched" in md
     # headline: 2 of 4 questions answered and wrong
     assert "| Confidently wrong (answered and wrong, share of all) ↓ | 0.500 | 0.500 | 4 |" in md
