@@ -67,27 +67,34 @@ class Draft:
 Check = Callable[[str, object, list[ContextSentence]], "str | None"]
 
 
-def make_draft(answer: str, evidence_ids: list[str], context: list[ContextSentence]) -> Draft:
+def make_draft(
+    answer: str, evidence_ids: list[str], context: list[ContextSentence], question: str = ""
+) -> Draft:
     """Split the answer into claims, each resting on the named sentences of the
-    passages it cites ([n]); a claim citing none of them rests on all named ones,
-    and its citations become the passages of that evidence."""
+    passages it cites ([n]) that say something the claim adds to the ``question``
+    (a model often names the first sentence of every passage); a claim citing none
+    of them rests on all named ones. Its citations become the passages of its evidence."""
     named = [s for s in context if s.id in set(evidence_ids)]
     spans, pieces = _merge_marker_only(answer, sentence_spans(answer))
     claims: list[Claim] = []
     for text, markers in pieces:
         if not any(ch.isalnum() for ch in text):  # "[1], [2]": markers of the claim before
             if claims:
-                claims[-1] = _claim(claims[-1].text, markers + claims[-1].citations, named)
+                markers = markers + claims[-1].citations
+                claims[-1] = _claim(claims[-1].text, markers, named, question)
             continue
-        claims.append(_claim(text, markers, named))
+        claims.append(_claim(text, markers, named, question))
     clean = " ".join(claim.text for claim in claims)
     passages = {s.n for s in named}
     surroundings = [s for s in context if s.n in passages]
     return Draft(clean, claims, [s.id for s in named], surroundings)
 
 
-def _claim(text: str, markers: list[int], named: list[ContextSentence]) -> Claim:
+def _claim(text: str, markers: list[int], named: list[ContextSentence], question: str) -> Claim:
     evidence = [s for s in named if s.n in markers] or named
+    added = _stems(text) - _stems(question)
+    relevant = [s for s in evidence if _stems(s.text) & added]
+    evidence = relevant or evidence
     return Claim(text, sorted({s.n for s in evidence}), evidence)
 
 

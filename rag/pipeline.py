@@ -392,7 +392,7 @@ class RagPipeline:
             return
 
         # check: claims against the sentences the model named, then the whole draft
-        draft = make_draft(reply.answer, reply.evidence, numbered)
+        draft = make_draft(reply.answer, reply.evidence, numbered, query)
         named = [s for s in numbered if s.id in set(reply.evidence)]
         sentences = [self._checked(query, claim) for claim in draft.claims]
         supported = [s for s in sentences if s.supported]

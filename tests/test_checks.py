@@ -216,7 +216,8 @@ def test_make_draft_rests_each_claim_on_the_named_sentences_of_its_passage():
     assert first.text == "Japan gave Manila a radar." and first.citations == [1]
     assert [s.id for s in first.evidence] == ["1.1"]  # 1.2 was not named
     assert [s.id for s in second.evidence] == ["2.1"] and second.citations == [2]
-    assert [s.id for s in third.evidence] == ["1.1", "2.1"] and third.citations == [1, 2]
+    # no marker: all named sentences, narrowed to those that say what it adds ("Japan")
+    assert [s.id for s in third.evidence] == ["1.1"] and third.citations == [1]
     assert draft.text == "Japan gave Manila a radar. Fiji is a recipient. It is Japan's programme."
 
 
@@ -289,3 +290,21 @@ def test_question_names_may_be_in_the_evidence_passage_but_not_in_another():
     # the name is only in a passage the evidence does not come from
     fiji = "What did Japan give Fiji?"
     assert "fiji" in question_names_covered(fiji, draft, draft.claims[0].evidence)
+
+
+def test_a_claim_rests_only_on_named_sentences_that_say_what_it_adds():
+    from rag.checks import make_draft
+    from rag.types import ContextSentence
+
+    context = [
+        ContextSentence("1.1", 1, "The OSA's first recipients are Malaysia and Fiji.", 0, 50, "A"),
+        ContextSentence("2.1", 2, "Japan's OSA program gives defense grants.", 0, 41, "B"),
+        ContextSentence("3.1", 3, "Japan revised its security strategy.", 0, 36, "C"),
+    ]
+    question = "Which countries are the first recipients of Japan's OSA?"
+    draft = make_draft("Malaysia and Fiji [1][2][3].", ["1.1", "2.1", "3.1"], context, question)
+    (claim,) = draft.claims
+    assert [s.id for s in claim.evidence] == ["1.1"] and claim.citations == [1]
+    # nothing named says what the claim adds: it keeps all its evidence (and fails a check)
+    vague = make_draft("Somewhere else [2][3].", ["2.1", "3.1"], context, question)
+    assert [s.id for s in vague.claims[0].evidence] == ["2.1", "3.1"]
