@@ -115,9 +115,6 @@ def _names(text: str) -> set[str]:
     return {_stem(w.lower()) for w in words if w.lower() not in ignored}
 
 
-_YEAR = re.compile(r"\b(1[89]\d\d|2[01]\d\d)\b")
-
-
 # -- claim checks: one answer sentence against its evidence ------------------------------
 def numbers_in_evidence(question: str, claim: Claim, evidence: list[ContextSentence]) -> str | None:
     """Every number of the sentence is in its evidence (or one arithmetic step away)."""
