@@ -5,13 +5,19 @@ Both systems come from the evaluation harness, so they are timed by the same cod
 time to first streamed token and total answer time, measured from the call
 (retrieval included) in the same process, same GGUF model, same n_ctx, threads,
 batch size and greedy decoding, same documents (corpus/), chunk size and top-k.
-Each system is primed with one untimed generation; then the first 20 questions
-of the OSA set are asked in order, alternating which system goes first.
+Each system is primed with one untimed generation; then the first N questions
+of the OSA set are asked in order, alternating which system goes first (N = 8,
+``BENCH_E2E_QUESTIONS`` or ``python -m benchmarks.run --e2e-questions N``; 2 with
+``--quick``: the default model takes about 30 s per answer on a busy 2-core machine).
 Both keep their own llama.cpp context, so each reuses whatever prompt prefix
-its previous question left in the KV cache.
+its previous question left in the KV cache. Before timing, the two llama.cpp
+contexts are checked to run with the same effective settings (n_ctx, batch sizes,
+decoding and prompt threads, RoPE base and scale from the GGUF file).
 """
 
 from __future__ import annotations
+
+import os
 
 from benchmarks.common import (
     ROOT,
@@ -34,13 +40,47 @@ def reused(before: list[int], prompt: list[int]) -> int:
     return min(n, max(0, len(prompt) - 1))
 
 
+LLAMA_PARAMS = ("n_ctx", "n_batch", "n_ubatch", "n_threads", "n_threads_batch")
+
+
+def effective_llama_params(context_params, metadata: dict[str, str]) -> dict:
+    """llama.cpp context settings as they take effect: 0 for RoPE means "the GGUF's value"."""
+    from evals.baseline import gguf_rope_freq_base
+
+    params = {name: int(getattr(context_params, name)) for name in LLAMA_PARAMS}
+    base = float(context_params.rope_freq_base)
+    params["rope_freq_base"] = base or gguf_rope_freq_base(metadata)
+    scale = float(context_params.rope_freq_scale)
+    arch = metadata.get("general.architecture", "")
+    factor = float(metadata.get(f"{arch}.rope.scaling.factor", 0) or 0)
+    params["rope_freq_scale"] = scale or (1.0 / factor if factor else 1.0)
+    return params
+
+
+def check_same_settings(ours: dict, baseline: dict) -> None:
+    """Refuse to time two systems whose llama.cpp contexts differ (the figure would be unfair)."""
+    differ = {k: (ours[k], baseline.get(k)) for k in ours if ours[k] != baseline.get(k)}
+    if differ:
+        raise RuntimeError(
+            f"ours and the baseline run llama.cpp differently (ours, baseline): {differ}"
+        )
+
+
+def questions_count(ctx: Context) -> int:
+    value = os.environ.get("BENCH_E2E_QUESTIONS") or ("2" if ctx.quick else "8")
+    n = int(value)
+    if n < 1:
+        raise ValueError(f"BENCH_E2E_QUESTIONS must be at least 1, got {value}")
+    return n
+
+
 def run(ctx: Context) -> dict:
     from evals.baseline import LangChainBaseline
     from evals.systems import OursSystem
     from rag.config import Settings
     from rag.pipeline import RagPipeline
 
-    n = 2 if ctx.quick else 20
+    n = questions_count(ctx)
     index_dir = corpus_index(ctx)
     settings = Settings(model=ctx.model, index_dir=index_dir)
     ours = OursSystem(RagPipeline(settings))
@@ -50,6 +90,13 @@ def run(ctx: Context) -> dict:
         system.warm_up()
         system.prime()
     log(f"baseline chain over {base.chunks} chunks; ours over {len(ours.pipeline.store)} chunks")
+    ours_llm, base_llm = ours.pipeline.generator.llm, base.llm.client
+    llama = {
+        "ours": effective_llama_params(ours_llm.context_params, ours_llm.metadata),
+        "baseline": effective_llama_params(base_llm.context_params, base_llm.metadata),
+    }
+    check_same_settings(llama["ours"], llama["baseline"])
+    log(f"both llama.cpp contexts: {llama['ours']}")
 
     records = []
     for i, q in enumerate(osa_questions(n)):
@@ -108,19 +155,23 @@ def run(ctx: Context) -> dict:
         },
         {
             "figure": "end to end: time to the evidence highlight (ours: the evidence ids are "
-            "named before the answer) vs the baseline's first token",
+            f"named before the answer; {len(evidence_o)} questions) vs the baseline's first "
+            "token on the same questions",
             "ours": f"{median(evidence_o):.2f} s" if evidence_o else "–",
-            "baseline": f"{median(ttft_b):.2f} s",
+            "baseline": f"{median(evidence_b):.2f} s" if evidence_b else "–",
             "ratio": round(paired_ratio(evidence_o, evidence_b), 3) if evidence_o else None,
             "target": "",
             "met": None,
         },
         {
             "figure": "end to end: the judge's cost per answer (two yes/no forward passes "
-            f"over evidence and claim; {len(judge)} judged answers), share of ours' total",
-            "ours": f"{median(judge):.2f} s" if judge else "–",
+            f"over evidence and claim; {len(judge)} judged answers; the baseline has no judge) "
+            "and its median share of our answer's total time",
+            "ours": f"{median(judge):.2f} s ({median(judge_share):.0%} of the total)"
+            if judge
+            else "–",
             "baseline": "–",
-            "ratio": round(median(judge_share), 3) if judge_share else None,
+            "ratio": None,
             "target": "",
             "met": None,
         },
@@ -139,6 +190,7 @@ def run(ctx: Context) -> dict:
         "details": {
             "model": settings.model,
             "questions": n,
+            "llama_params": llama,
             "records": records,
             "refused": {
                 "ours": sum(r["ours"]["refused"] for r in records),

@@ -89,42 +89,39 @@ def paired_ratio(ours: list[float], base: list[float]) -> float:
     return median(ratios) if ratios else float("nan")
 
 
-# -- memory -------------------------------------------------------------------------
-def _status(key: str) -> float:
+# -- memory and units ----------------------------------------------------------------
+def _status_bytes(key: str) -> int:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith(key + ":"):
-            return int(line.split()[1]) / 1024  # kB -> MB
-    return 0.0
+            return int(line.split()[1]) * 1024  # the kernel's "kB" are KiB
+    return 0
 
 
-def rss_mb() -> float:
-    """Current resident set size of this process (MB)."""
-    return _status("VmRSS")
+def rss_bytes() -> int:
+    """Current resident set size of this process."""
+    return _status_bytes("VmRSS")
 
 
-def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far (MB)."""
-    return _status("VmHWM")
+def peak_rss_bytes() -> int:
+    """Peak resident set size of this process so far."""
+    return _status_bytes("VmHWM")
 
 
-# -- machine ------------------------------------------------------------------------
-def machine_info() -> dict:
-    """The eval reports' machine facts plus load, library versions and the commit."""
-    from evals.runner import git_commit
-    from evals.runner import machine_info as eval_machine_info
+BYTE_UNITS = {"kB": 10**3, "MB": 10**6, "GB": 10**9, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30}
 
-    versions = {}
-    for mod in ("faiss", "llama_cpp", "torch", "sentence_transformers", "bm25s", "numpy"):
-        try:
-            versions[mod] = __import__(mod).__version__
-        except Exception:  # noqa: BLE001 - informational only
-            versions[mod] = None
-    return {
-        **eval_machine_info(),
-        "load_avg": [round(x, 2) for x in os.getloadavg()],
-        "versions": versions,
-        "commit": git_commit() or "",
-    }
+
+def in_unit(n_bytes: float, unit: str) -> float:
+    """``n_bytes`` in ``unit`` (decimal kB/MB/GB or binary KiB/MiB/GiB)."""
+    try:
+        return n_bytes / BYTE_UNITS[unit]
+    except KeyError:
+        known = ", ".join(BYTE_UNITS)
+        raise ValueError(f"unknown byte unit {unit!r}; use one of {known}") from None
+
+
+def fmt_bytes(n_bytes: float, unit: str, digits: int = 2) -> str:
+    """``n_bytes`` in ``unit``, with the unit: ``fmt_bytes(2**30, "GiB")`` is "1.00 GiB"."""
+    return f"{in_unit(n_bytes, unit):.{digits}f} {unit}"
 
 
 # -- data ---------------------------------------------------------------------------

@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 
 import rag.config  # noqa: F401 - first, as in the app: sets OpenMP defaults before libraries load
-from benchmarks.common import ROOT, Context, log, machine_info
+from benchmarks.common import ROOT, Context, log
+from benchmarks.machine import Snapshot, load_record, machine_info, sharing_sentence
 
 BENCHMARKS = {
     "ingest": "benchmarks.bench_ingest",
@@ -45,11 +46,16 @@ def results_dir(ctx: Context) -> Path:
     return path
 
 
+def output_paths(ctx: Context) -> list[Path]:
+    """What a run writes into the repository: not source code (see `evals.provenance`)."""
+    return [results_dir(ctx), README]
+
+
 def run_child(name: str, ctx: Context) -> None:
     """Run one benchmark in this process and write its JSON."""
     module = importlib.import_module(BENCHMARKS[name])
     started = time.time()
-    machine = machine_info()
+    machine = machine_info(ignore=output_paths(ctx))
     t0 = time.perf_counter()
     result = module.run(ctx)
     result.update(
@@ -59,14 +65,35 @@ def run_child(name: str, ctx: Context) -> None:
             "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
             "seconds": round(time.perf_counter() - t0, 1),
             "machine": machine,
-            "load_avg_end": [round(x, 2) for x in os.getloadavg()],
         }
     )
     out = results_dir(ctx) / f"{name}.json"
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str))
-    tmp.replace(out)
+    write_json(out, result)
     log(f"{name}: done in {result['seconds']:.0f}s -> {out.relative_to(ROOT)}")
+
+
+def write_json(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    tmp.replace(path)
+
+
+def run_measured(name: str, ctx: Context) -> bool:
+    """Run one benchmark in a child process; record the load and other work around it."""
+    cmd = [sys.executable, "-m", "benchmarks.run", "--child", name]
+    if ctx.quick:
+        cmd.append("--quick")
+    before = Snapshot.now()
+    ok = subprocess.run(cmd, cwd=ROOT).returncode == 0
+    after = Snapshot.now()
+    out = results_dir(ctx) / f"{name}.json"
+    if ok and out.is_file():
+        result = json.loads(out.read_text())
+        result["load"] = load_record(before, after)
+        write_json(out, result)
+        log(f"{name}: load {before.load_avg[0]:.1f} -> {after.load_avg[0]:.1f}, other work "
+            f"{result['load']['other_work_cores']:.2f} cores")  # fmt: skip
+    return ok
 
 
 def load_results(ctx: Context) -> dict[str, dict]:
@@ -105,29 +132,47 @@ def table(results: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-def header(results: dict[str, dict], command: str) -> str:
-    first = min(results.values(), key=lambda r: r["started"])
-    m = first["machine"]
-    loads = ", ".join(
-        f"{n} {r['machine']['load_avg'][0]:.1f}→{r['load_avg_end'][0]:.1f}"
-        for n, r in results.items()
+def machine_text(m: dict) -> str:
+    v = m["versions"]
+    return (
+        f"{m['cpu']}, {m['cores']} cores, {m.get('memory_gib', m.get('memory_gb'))} GiB RAM, "
+        f"{m['platform']}, Python {m['python']}; faiss {v['faiss']}, llama-cpp-python "
+        f"{v['llama_cpp']}, torch {v['torch']}, sentence-transformers "
+        f"{v['sentence_transformers']}, bm25s {v['bm25s']}"
     )
+
+
+def header(results: dict[str, dict], command: str) -> str:
+    loads = ", ".join(f"{n} {load_span(r)}" for n, r in results.items())
     dates = ", ".join(
         f"{n} {r['started']} (commit {r['machine']['commit']})" for n, r in results.items()
     )
     total = sum(r["seconds"] for r in results.values())
-    v = m["versions"]
+    machines: dict[str, list[str]] = {}  # results from older runs may come from another machine
+    for n, r in results.items():
+        machines.setdefault(machine_text(r["machine"]), []).append(n)
+    if len(machines) == 1:
+        machine = f"Machine: {next(iter(machines))}."
+    else:
+        machine = "Machines (not the same for every benchmark: compare ratios, not times): " + (
+            "; ".join(f"{', '.join(names)} on {text}" for text, names in machines.items()) + "."
+        )
     return (
         f"Command: `{command}` · total {total / 60:.1f} min · each benchmark's run: "
-        f"{dates}\n\n"
-        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB RAM, {m['platform']}, "
-        f"Python {m['python']}; faiss {v['faiss']}, llama-cpp-python {v['llama_cpp']}, "
-        f"torch {v['torch']}, sentence-transformers {v['sentence_transformers']}, "
-        f"bm25s {v['bm25s']}.\n\n"
-        f"1-minute load average at start → end of each benchmark ({loads}): the machine "
-        "was shared with other work, so every figure is a ratio against its baseline "
-        "measured in the same process, interleaved where possible.\n"
+        f"{dates}\n\n{machine}\n\n"
+        f"1-minute load average before → after each benchmark ({loads}); "
+        f"{sharing_sentence({n: r.get('load', {}) for n, r in results.items()})} "
+        "Every figure is a ratio against its baseline measured in the same run, "
+        "interleaved where possible.\n"
     )
+
+
+def load_span(result: dict) -> str:
+    """Load average before → after one benchmark (older results: start → end, in the child)."""
+    load = result.get("load")
+    if load:
+        return f"{load['load_avg_before'][0]:.1f}→{load['load_avg_after'][0]:.1f}"
+    return f"{result['machine']['load_avg'][0]:.1f}→{result['load_avg_end'][0]:.1f}"
 
 
 def write_report(ctx: Context, command: str) -> Path:
@@ -165,11 +210,18 @@ def main(argv: list[str] | None = None) -> int:
         "--only", nargs="+", choices=list(BENCHMARKS), help="run only these benchmarks"
     )
     parser.add_argument("--shared", help="the shared data folder [default: ../shared]")
+    parser.add_argument(
+        "--e2e-questions",
+        type=int,
+        help="OSA questions in the end-to-end benchmark [default: 8; --quick 2]",
+    )
     parser.add_argument("--report-only", action="store_true", help="redraw table and plots")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.shared:
         os.environ["BENCH_SHARED"] = args.shared
+    if args.e2e_questions:
+        os.environ["BENCH_E2E_QUESTIONS"] = str(args.e2e_questions)
     ctx = Context(quick=args.quick)
     if args.child:
         run_child(args.child, ctx)
@@ -178,14 +230,13 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m benchmarks.run" + (" --quick" if args.quick else "")
     if args.only:
         command += " --only " + " ".join(args.only)
+    if args.e2e_questions:
+        command += f" --e2e-questions {args.e2e_questions}"
     failed = []
     if not args.report_only:
         for name in names:
             log(f"== {name} ==")
-            cmd = [sys.executable, "-m", "benchmarks.run", "--child", name]
-            if args.quick:
-                cmd.append("--quick")
-            if subprocess.run(cmd, cwd=ROOT).returncode != 0:
+            if not run_measured(name, ctx):
                 failed.append(name)
                 log(f"{name} FAILED")
     path = write_report(ctx, command)

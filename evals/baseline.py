@@ -7,10 +7,10 @@ What it shares with our pipeline, so that the comparison is fair:
   wrapped as LangChain ``Embeddings``; vectors normalised),
 - the same chunk size / overlap and top-k,
 - the same GGUF model through LangChain's ``ChatLlamaCpp`` with the same n_ctx,
-  threads, batch size and greedy decoding. ChatLlamaCpp's defaults would be
-  unfair: ``rope_freq_base=10000`` breaks Qwen2.5 (it needs the model's own 1e6;
-  0 means "use the model's value") and ``n_batch=8`` makes prompt processing
-  several times slower; both are set explicitly here.
+  threads (decoding and prompt), batch size and greedy decoding. ChatLlamaCpp's
+  defaults would be unfair: ``rope_freq_base=10000`` breaks Qwen2.5 (it needs 1e6),
+  so the value is read from the GGUF file itself (``<arch>.rope.freq_base``), and
+  ``n_batch=8`` makes prompt processing several times slower; both are set here.
 
 What it does not have: citation markers or verification, refusal logic (the
 prompt lets the model say it does not know; such replies are counted as refusals),
@@ -54,6 +54,26 @@ def baseline_refused(text: str) -> bool:
 
     text = text.strip()
     return not text or looks_like_refusal(text) or bool(_DONT_KNOW.search(text))
+
+
+def gguf_rope_freq_base(metadata: dict[str, str]) -> float:
+    """RoPE base frequency a GGUF file declares (llama.cpp's 10000 when it declares none)."""
+    arch = metadata.get("general.architecture")
+    if not arch:
+        raise ValueError("GGUF metadata has no general.architecture")
+    value = metadata.get(f"{arch}.rope.freq_base")
+    return float(value) if value is not None else 10000.0
+
+
+def read_gguf_metadata(model_path: Path) -> dict[str, str]:
+    """The GGUF key/value metadata, read by loading the vocabulary only (no weights)."""
+    from llama_cpp import Llama
+
+    llm = Llama(str(model_path), vocab_only=True, verbose=False)
+    try:
+        return dict(llm.metadata)
+    finally:
+        llm.close()
 
 
 def _langchain_embeddings_class():
@@ -101,6 +121,7 @@ class LangChainBaseline:
         self.retriever = None
         self.chain = None
         self.chunks = 0
+        self.rope_freq_base: float | None = None  # read from the GGUF at warm-up
 
     # -- setup ---------------------------------------------------------------------------
     def _documents(self):
@@ -185,12 +206,14 @@ class LangChainBaseline:
         )
         self.chunks = len(chunks)
         self.retriever = self.vectorstore.as_retriever(search_kwargs={"k": s.top_k})
+        model_path = ensure_model(s.model, s.model_cache)
+        self.rope_freq_base = gguf_rope_freq_base(read_gguf_metadata(model_path))
         self.llm = ChatLlamaCpp(
-            model_path=str(ensure_model(s.model, s.model_cache)),
+            model_path=str(model_path),
             n_ctx=s.n_ctx,
             n_threads=s.n_threads,
             n_batch=s.n_batch,
-            rope_freq_base=0.0,  # 0 = the model's own value (Qwen2.5: 1e6); default 10000 is wrong
+            rope_freq_base=self.rope_freq_base,  # ChatLlamaCpp's default 10000 is wrong for Qwen
             max_tokens=s.max_tokens,
             temperature=0.0,
             top_k=1,

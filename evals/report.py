@@ -566,6 +566,12 @@ def _resumed_info(meta: dict) -> list[tuple[str, str]]:
     ]
 
 
+def machine_line(m: dict) -> str:
+    """CPU, cores, RAM (GiB: older runs named it ``memory_gb``) and platform."""
+    ram = m.get("memory_gib", m.get("memory_gb"))
+    return f"{m['cpu']}, {m['cores']} cores, {ram} GiB RAM, {m['platform']}"
+
+
 def _threads(settings: dict) -> str:
     """llama.cpp threads as decode/prompt (older reports have only ``n_threads``)."""
     decode = settings["n_threads"]
@@ -619,7 +625,7 @@ def _run_info(meta: dict) -> list[tuple[str, str]]:
             f"{_threads(meta['settings'])}), top-k {meta['top_k']}, "
             f"embedder {meta['settings']['embedder']}",
         ),  # fmt: skip
-        ("Machine", f"{m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB RAM, {m['platform']}"),
+        ("Machine", machine_line(m)),
         ("Code", f"git {meta['git_commit'] or 'unknown'}"),
         *_resumed_info(meta),
         *_baseline_from_info(meta),
@@ -861,7 +867,7 @@ def _retrieval_run_info(meta: dict) -> list[tuple[str, str]]:
             f"{meta['retrieval']}, embedder {meta['embedder']}, top-k {meta['top_k']} "
             "(metrics over the top 10)",
         ),
-        ("Machine", f"{m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB RAM, {m['platform']}"),
+        ("Machine", machine_line(m)),
         ("Code", f"git {meta['git_commit'] or 'unknown'}"),
         (
             "Runtime",

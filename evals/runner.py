@@ -13,7 +13,6 @@ import datetime as dt
 import json
 import os
 import platform
-import subprocess
 import time
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from evals.metrics import (
     summarize_retrieval,
 )
 from evals.paths import REPO_ROOT
+from evals.provenance import git_commit
 from evals.sets import EvalSet, EvalSetError, cache_dir, ensure_index, normalize_passage_text
 from evals.systems import OursSystem, System
 
@@ -373,37 +373,16 @@ def machine_info() -> dict:
         pass
     mem = None
     try:
-        mem = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+        mem = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)  # GiB
     except (ValueError, OSError, AttributeError):
         pass
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
-        "memory_gb": mem,
+        "memory_gib": mem,
         "platform": platform.platform(),
         "python": platform.python_version(),
     }
-
-
-def git_commit() -> str | None:
-    """Short HEAD commit, with ``+local changes`` when tracked files differ from it."""
-
-    def git(*args: str) -> str:
-        out = subprocess.run(
-            ["git", "-C", str(REPO_ROOT), *args],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-        return out.stdout.strip()
-
-    try:
-        sha = git("rev-parse", "--short", "HEAD")
-        dirty = git("status", "--porcelain", "--untracked-files=no")
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return (sha + (" +local changes" if dirty else "")) or None
 
 
 def run_eval(
@@ -434,7 +413,7 @@ def run_eval(
     started = time.perf_counter()
     phases: dict[str, float] = {}
     now = dt.datetime.now().astimezone()
-    commit = git_commit()  # the code the run starts with
+    commit = git_commit(ignore=[out_dir])  # the code the run starts with; its outputs aside
 
     t0 = time.perf_counter()
     log(f"indexing {evalset.corpus_dir} (cached by content hash) ...")
@@ -489,7 +468,11 @@ def run_eval(
     missing = unreachable_golds(evalset, pipe.store)
     baseline_info = None
     if base is not None:
-        baseline_info = {"chunks": base.chunks, "prompt": "LangChain RAG tutorial 'stuff' prompt"}
+        baseline_info = {
+            "chunks": base.chunks,
+            "prompt": "LangChain RAG tutorial 'stuff' prompt",
+            "rope_freq_base": base.rope_freq_base,
+        }
         base.close()
 
     k = eval_settings.top_k
@@ -565,7 +548,7 @@ def run_retrieval_eval(
     started = time.perf_counter()
     phases: dict[str, float] = {}
     now = dt.datetime.now().astimezone()
-    commit = git_commit()
+    commit = git_commit(ignore=[out_dir])
 
     embedder = Embedder(  # one model load
         settings.embedder, settings.embed_batch_size, cache=settings.model_cache

@@ -78,6 +78,13 @@ def test_retrieval_only_writes_report_without_generator(
 ):
     monkeypatch.setenv("RAG_EVAL_CACHE", str(tmp_path / "cache"))
     out = tmp_path / f"report-{mode}"
+    ignored = []
+
+    def commit(ignore=()):
+        ignored.extend(ignore)
+        return "abc1234"
+
+    monkeypatch.setattr("evals.runner.git_commit", commit)
     result = _run(
         "--set", str(tiny_set), "--retrieval-only", "--retrieval", mode, "--k", "2",
         "--out", str(out), "--quiet",
@@ -94,6 +101,8 @@ def test_retrieval_only_writes_report_without_generator(
     assert meta["embedder"] == "all-MiniLM-L6-v2" and meta["top_k"] == 2
     assert meta["command"].endswith("--retrieval-only")
     assert f"--retrieval {mode}" in meta["command"]
+    # The run's own report folder does not count as a local change of the code.
+    assert meta["git_commit"] == "abc1234" and out in ignored
     ours = summary["systems"]["ours"]
     for key in ("recall@k", "recall@5", "recall@10", "mrr@10", "ndcg@10",
                 "retrieve_ms_p50", "retrieve_ms_p95", "early_refusal_answerable",
