@@ -23,6 +23,7 @@ file (`benchmarks/retrieval_app.py`): that is our overhead.
 from __future__ import annotations
 
 import gc
+import os
 import time
 
 import faiss
@@ -188,12 +189,28 @@ def bench_indexes(ctx, store_mod, vectors, queries, warmup=10) -> tuple[list[dic
     return rows, exact
 
 
+def retrieval_scales(ctx: Context) -> list[int]:
+    """Index sizes to measure: ``BENCH_RETRIEVAL_SCALES`` (e.g. "10000,100000"), else all."""
+    value = os.environ.get("BENCH_RETRIEVAL_SCALES")
+    if not value:
+        return [10_000] if ctx.quick else [10_000, 100_000, 1_000_000]
+    try:
+        scales = sorted({int(x) for x in value.split(",") if x.strip()})
+    except ValueError:
+        raise ValueError(
+            f"BENCH_RETRIEVAL_SCALES must be sizes like 10000,100000: {value!r}"
+        ) from None
+    if not scales or scales[0] < 1000:
+        raise ValueError(f"BENCH_RETRIEVAL_SCALES sizes must be at least 1000: {value!r}")
+    return scales
+
+
 def run(ctx: Context) -> dict:
     import rag.store as store_mod
     from rag.embeddings import EMBEDDERS, Embedder, resolve_model_dir
     from rag.ingest import embedding_text
 
-    scales = [10_000] if ctx.quick else [10_000, 100_000, 1_000_000]
+    scales = retrieval_scales(ctx)
     n_real = 1_000 if ctx.quick else 10_000
     n_queries = 30 if ctx.quick else 200
     n_text = min(max(scales), 100_000)

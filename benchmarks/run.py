@@ -215,6 +215,10 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         help="OSA questions in the end-to-end benchmark [default: 8; --quick 2]",
     )
+    parser.add_argument(
+        "--retrieval-scales",
+        help="index sizes of the retrieval benchmark, e.g. 10000,100000 [default: 10k, 100k, 1M]",
+    )
     parser.add_argument("--report-only", action="store_true", help="redraw table and plots")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -222,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["BENCH_SHARED"] = args.shared
     if args.e2e_questions:
         os.environ["BENCH_E2E_QUESTIONS"] = str(args.e2e_questions)
+    if args.retrieval_scales:
+        os.environ["BENCH_RETRIEVAL_SCALES"] = args.retrieval_scales
     ctx = Context(quick=args.quick)
     if args.child:
         run_child(args.child, ctx)
@@ -232,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
         command += " --only " + " ".join(args.only)
     if args.e2e_questions:
         command += f" --e2e-questions {args.e2e_questions}"
+    if args.retrieval_scales:
+        command += f" --retrieval-scales {args.retrieval_scales}"
     failed = []
     if not args.report_only:
         for name in names:
