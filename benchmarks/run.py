@@ -145,9 +145,9 @@ def machine_text(m: dict) -> str:
 def header(results: dict[str, dict], command: str) -> str:
     loads = ", ".join(f"{n} {load_span(r)}" for n, r in results.items())
     dates = ", ".join(
-        f"{n} {r['started']} (commit {r['machine']['commit']})" for n, r in results.items()
+        f"{n} {r['started']}, {r['seconds'] / 60:.1f} min (commit {r['machine']['commit']})"
+        for n, r in results.items()
     )
-    total = sum(r["seconds"] for r in results.values())
     machines: dict[str, list[str]] = {}  # results from older runs may come from another machine
     for n, r in results.items():
         machines.setdefault(machine_text(r["machine"]), []).append(n)
@@ -158,8 +158,7 @@ def header(results: dict[str, dict], command: str) -> str:
             "; ".join(f"{', '.join(names)} on {text}" for text, names in machines.items()) + "."
         )
     return (
-        f"Command: `{command}` · total {total / 60:.1f} min · each benchmark's run: "
-        f"{dates}\n\n{machine}\n\n"
+        f"Last command: `{command}` · each benchmark's latest run: {dates}\n\n{machine}\n\n"
         f"1-minute load average before → after each benchmark ({loads}); "
         f"{sharing_sentence({n: r.get('load', {}) for n, r in results.items()})} "
         "Every figure is a ratio against its baseline measured in the same run, "
@@ -240,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
         command += f" --e2e-questions {args.e2e_questions}"
     if args.retrieval_scales:
         command += f" --retrieval-scales {args.retrieval_scales}"
+    if args.report_only:
+        command += " --report-only"
     failed = []
     if not args.report_only:
         for name in names:
