@@ -1,7 +1,9 @@
-"""`rag` command line: ingest, ask, chat, models, serve.
+"""The core `rag` commands: ingest, ask, chat, docs, models.
 
 Every command reads `Settings` (defaults, then ``RAG_*`` environment
 variables, then options) and calls the same library functions as the UI.
+`serve` (ui/cli.py) and `eval` (evals/cli.py) are added one level up, in
+`rag_app`, so this package never imports the UI or the harness.
 """
 
 from __future__ import annotations
@@ -18,16 +20,25 @@ from rich.table import Table
 
 from rag.config import Settings
 
-app = typer.Typer(
-    help="Offline, cited question answering over policy documents.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
+commands = typer.Typer()  # ingest, ask, chat, docs; `build_app` adds the rest
 models_app = typer.Typer(
     help="List, install and locate generator and embedding models.", no_args_is_help=False
 )
-app.add_typer(models_app, name="models")
+
+
+def build_app(*extensions: typer.Typer) -> typer.Typer:
+    """The `rag` command: the core commands, each extension's commands, then `models`."""
+    app = typer.Typer(
+        help="Offline, cited question answering over policy documents.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+    )
+    for group in (commands, *extensions):
+        app.add_typer(group)  # no name: its commands join the top level, in order
+    app.add_typer(models_app, name="models")
+    return app
+
 
 console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)
@@ -46,21 +57,21 @@ Threshold = Annotated[
 ]
 
 
-def _fail(message: str, code: int = 1) -> None:
+def fail(message: str, code: int = 1) -> None:
     errors.print(f"[bold red]error:[/] {escape(message)}")
     raise typer.Exit(code)
 
 
-def _settings(**overrides: object) -> Settings:
+def load_settings(**overrides: object) -> Settings:
     try:
         return Settings.from_env(**overrides)
     except ValueError as exc:
-        _fail(str(exc), 2)
+        fail(str(exc), 2)
         raise  # unreachable
 
 
 # -- ingest ------------------------------------------------------------------------
-@app.command()
+@commands.command()
 def ingest(
     paths: Annotated[
         list[Path] | None,
@@ -86,7 +97,7 @@ def ingest(
     from rag.ingest import ingest as run_ingest
     from rag.store import IndexStoreError
 
-    settings = _settings(
+    settings = load_settings(
         index_dir=index_dir, chunk_size=chunk_size, chunk_overlap=chunk_overlap, embedder=embedder
     )
     targets = paths or [settings.corpus_dir]
@@ -99,7 +110,7 @@ def ingest(
             targets, settings, prune=prune, rebuild=rebuild, progress=not quiet, on_skip=on_skip
         )
     except (IndexStoreError, EmbedderError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     summary = (
         f"{len(report.added)} added, {len(report.updated)} updated, "
         f"{len(report.unchanged)} unchanged, {len(report.removed)} removed, "
@@ -123,11 +134,11 @@ def _load_pipeline(settings: Settings):
     try:
         pipe.warm_up()
     except (IndexStoreError, ModelError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     return pipe
 
 
-@app.command()
+@commands.command()
 def ask(
     question: Annotated[str, typer.Argument(help="The question, or '-' to read one per line")],
     as_json: Annotated[
@@ -139,7 +150,7 @@ def ask(
     threshold: Threshold = None,
 ) -> None:
     """Answer questions with numbered citations to the indexed documents."""
-    settings = _settings(index_dir=index_dir, model=model, top_k=k, refusal_threshold=threshold)
+    settings = load_settings(index_dir=index_dir, model=model, top_k=k, refusal_threshold=threshold)
     pipe = _load_pipeline(settings)
     questions = (line.rstrip("\n") for line in sys.stdin) if question == "-" else iter([question])
     for q in questions:
@@ -213,7 +224,7 @@ def _where(c) -> str:
     return f"{c.title}{page} ({c.source})"
 
 
-@app.command()
+@commands.command()
 def chat(
     index_dir: IndexDir = None,
     model: Model = None,
@@ -226,7 +237,7 @@ def chat(
     """
     from rag.conversation import Conversation
 
-    settings = _settings(index_dir=index_dir, model=model, top_k=k)
+    settings = load_settings(index_dir=index_dir, model=model, top_k=k)
     pipe = _load_pipeline(settings)
     conversation = Conversation.for_pipeline(pipe)
     console.print(
@@ -255,7 +266,7 @@ def models_list(ctx: typer.Context) -> None:
         return
     from rag.models import DEFAULT_MODEL, MODELS, model_path, model_status
 
-    settings = _settings()
+    settings = load_settings()
     table = Table("name", "description", "size", "status", "path")
     for name, spec in MODELS.items():
         label = f"{name} (default)" if name == DEFAULT_MODEL else name
@@ -302,14 +313,14 @@ def models_install(
     from rag.embeddings import EMBEDDERS
     from rag.models import DEFAULT_MODEL, MODELS, ModelError, ensure_model, model_status
 
-    settings = _settings()
+    settings = load_settings()
     for name in names or [DEFAULT_MODEL]:
         if name in EMBEDDERS:
             _install_embedder(name, settings, force)
             continue
         spec = MODELS.get(name)
         if spec is None:
-            _fail(f"unknown model '{name}'; known: {', '.join([*MODELS, *EMBEDDERS])}")
+            fail(f"unknown model '{name}'; known: {', '.join([*MODELS, *EMBEDDERS])}")
         with tqdm(
             total=spec.size,
             unit="B",
@@ -322,7 +333,7 @@ def models_install(
                     name, settings.model_cache, install=True, force=force, progress=bar.update
                 )
             except ModelError as exc:
-                _fail(str(exc))
+                fail(str(exc))
         console.print(f"{name}: ready at {path} (size and sha256 verified)")
 
 
@@ -345,7 +356,7 @@ def _install_embedder(name: str, settings: Settings, force: bool) -> None:
                 name, settings.model_cache, install=True, force=force, progress=bar.update
             )
         except EmbedderError as exc:
-            _fail(str(exc))
+            fail(str(exc))
     console.print(f"{name}: ready at {path}" + (" (sizes and sha256 verified)" * spec.assembled))
 
 
@@ -357,24 +368,24 @@ def models_path(name: Annotated[str, typer.Argument(help="Model or embedder name
 
     try:
         if name in EMBEDDERS:
-            print(ensure_embedder(name, _settings().model_cache))
+            print(ensure_embedder(name, load_settings().model_cache))
         else:
-            print(ensure_model(name, _settings().model_cache))
+            print(ensure_model(name, load_settings().model_cache))
     except (ModelError, EmbedderError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 # -- index info ----------------------------------------------------------------------
-@app.command()
+@commands.command()
 def docs(index_dir: IndexDir = None) -> None:
     """List indexed documents with their chunk counts."""
     from rag.store import IndexStore, IndexStoreError
 
-    settings = _settings(index_dir=index_dir)
+    settings = load_settings(index_dir=index_dir)
     try:
         store = IndexStore.load(settings.index_dir)
     except IndexStoreError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     table = Table("source", "title", "chunks", "pages")
     for d in store.documents():
         table.add_row(d["source"], d["title"][:70], str(d["chunks"]), str(d.get("pages") or ""))
@@ -383,68 +394,7 @@ def docs(index_dir: IndexDir = None) -> None:
     console.print(f"{len(store)} chunks · embedder {m.embedder} ({m.dim}d) · chunking {m.chunking}")
 
 
-# -- browser UI ----------------------------------------------------------------------
-@app.command()
-def serve(
-    host: Annotated[str, typer.Option(help="Address to bind (localhost only by default)")] = (
-        "127.0.0.1"
-    ),
-    port: Annotated[int, typer.Option(help="Port to listen on")] = 7860,
-    auth: Annotated[
-        str | None,
-        typer.Option(envvar="RAG_AUTH", help="Require login: user:password [env: RAG_AUTH]"),
-    ] = None,
-    index_dir: IndexDir = None,
-    model: Model = None,
-    concurrency: Annotated[
-        int, typer.Option(min=1, help="Answers generated at the same time (others queue)")
-    ] = 1,
-    uploads_dir: Annotated[
-        Path | None, typer.Option(help="Where uploaded documents are kept [default: .rag/uploads]")
-    ] = None,
-    feedback_file: Annotated[
-        Path | None, typer.Option(help="Feedback JSON lines [default: .rag/feedback.jsonl]")
-    ] = None,
-) -> None:
-    """Start the browser chat UI (streaming answers, clickable citations, uploads)."""
-    from ui.app import parse_auth
-    from ui.app import serve as run_server
-
-    settings = _settings(index_dir=index_dir, model=model)
-    try:
-        credentials = parse_auth(auth)
-    except ValueError as exc:
-        _fail(str(exc), 2)
-    try:
-        run_server(
-            settings,
-            host=host,
-            port=port,
-            auth=credentials,
-            concurrency=concurrency,
-            uploads_dir=uploads_dir,
-            feedback_file=feedback_file,
-        )
-    except OSError as exc:  # e.g. the port is taken
-        _fail(f"cannot serve on {host}:{port}: {exc}")
-
-
-# -- eval ----------------------------------------------------------------------------
-def _register_eval() -> None:
-    """`rag eval` lives in the evals package (the harness); register it when installed."""
-    try:
-        from evals.cli import eval_command
-    except ImportError:  # pragma: no cover - evals/ not shipped
-        return
-    app.command("eval")(eval_command)
-
-
-_register_eval()
-
-
-def main() -> None:  # pragma: no cover
-    app()
-
+app = build_app()  # the core alone; the full `rag` command is `rag_app.cli.app`
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    app()

@@ -10,13 +10,16 @@ import importlib
 import json
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
+import click
 import pytest
-from conftest import FIXTURE_DOCS, FakeGenerator, normalize_ws, write_corpus
+import typer
+from conftest import FIXTURE_DOCS, REPO, FakeGenerator, normalize_ws, write_corpus
 from typer.testing import CliRunner
 
-from rag.cli import app
+from rag_app.cli import app
 
 QUESTIONS = [
     "Which countries are the first recipients of Japan's Official Security Assistance?",
@@ -175,8 +178,18 @@ def test_models_list_and_path(cli, tiny_model_path: Path):
 
 def test_entry_point_help():
     proc = subprocess.run(
-        [sys.executable, "-m", "rag.cli", "--help"], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "rag_app", "--help"], capture_output=True, text=True, timeout=120
     )
     assert proc.returncode == 0
-    for command in ("ingest", "ask", "chat", "docs", "models"):
+    for command in ("ingest", "ask", "chat", "docs", "serve", "eval", "models"):
         assert command in proc.stdout
+    # the core commands, then `serve` (ui/cli.py) and `eval` (evals/cli.py), then `models`
+    group = typer.main.get_command(app)
+    listed = group.list_commands(click.Context(group))
+    assert listed == ["ingest", "ask", "chat", "docs", "serve", "eval", "models"]
+
+
+def test_installed_script_is_the_full_command():
+    scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
+    module, _, attr = scripts["rag"].partition(":")
+    assert getattr(importlib.import_module(module), attr) is app

@@ -190,7 +190,7 @@ def test_registry_is_well_formed():
 def test_models_command_lists_embedders(tmp_path: Path, monkeypatch):
     from typer.testing import CliRunner
 
-    from rag.cli import app
+    from rag_app.cli import app
 
     monkeypatch.setenv("RAG_MODEL_CACHE", str(tmp_path))
     result = CliRunner().invoke(app, ["models"], env={"COLUMNS": "200"})

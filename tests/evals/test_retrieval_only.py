@@ -67,7 +67,7 @@ def no_llm(monkeypatch: pytest.MonkeyPatch, embedder):
 
 
 def _run(*args: str):
-    from rag.cli import app
+    from rag_app.cli import app
 
     return CliRunner().invoke(app, ["eval", *args])
 

@@ -157,9 +157,11 @@ def index_state(root: Path) -> dict | None:
 
 # -- processes and servers ---------------------------------------------------------------------
 def rag_command() -> list[str]:
-    """How to run the `rag` CLI in a subprocess of this interpreter."""
-    exe = Path(sys.executable).with_name("rag")
-    return [str(exe)] if exe.is_file() else [sys.executable, "-m", "rag.cli"]
+    """How to run the `rag` CLI of this checkout in a subprocess of this interpreter.
+
+    Not the installed `rag` script: it may have been installed from another checkout.
+    """
+    return [sys.executable, "-m", "rag_app"]
 
 
 def clean_env(**extra: str) -> dict[str, str]:

@@ -207,7 +207,7 @@ def test_chat_ui_survives_bad_questions_and_keeps_the_session_usable(chat_ui):
 def test_rag_ask_json_answers_every_bad_question(
     fixture_settings, embedder, tiny_generator, model_cache, monkeypatch, tmp_path
 ):
-    from rag.cli import app
+    from rag_app.cli import app
 
     # The CLI's pipeline reuses the session's embedder and tiny model (already loaded).
     pipeline_module = importlib.import_module("rag.pipeline")

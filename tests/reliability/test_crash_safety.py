@@ -181,7 +181,7 @@ def test_ingest_killed_at_random_points_never_corrupts_the_index(work: Path, emb
 def test_ingest_refuses_clearly_while_another_holds_the_lock(work: Path, embedder, monkeypatch):
     from typer.testing import CliRunner
 
-    from rag.cli import app
+    from rag_app.cli import app
 
     ingest([Path("corpus")], Settings(index_dir=Path("index")), embedder=embedder, progress=False)
     before = index_state(work / "index")

@@ -66,8 +66,8 @@ def test_damaged_file_inside_a_model_package_is_caught(tmp_path, monkeypatch, no
 
 
 def test_pipeline_and_cli_stop_before_loading(fixture_settings, tmp_path, monkeypatch, no_llama):
-    from rag.cli import app
     from rag.pipeline import RagPipeline
+    from rag_app.cli import app
 
     spec = MODELS["qwen2.5-0.5b"]
     sparse(tmp_path / spec.filename, 12345)

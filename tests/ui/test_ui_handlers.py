@@ -328,7 +328,7 @@ def test_cli_serve_options(monkeypatch, tmp_path):
     from typer.testing import CliRunner
 
     import ui.app as app_module
-    from rag.cli import app
+    from rag_app.cli import app
 
     seen = {}
     monkeypatch.setattr(app_module, "serve", lambda settings, **kw: seen.update(kw, s=settings))
