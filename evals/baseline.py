@@ -50,7 +50,7 @@ _DONT_KNOW = re.compile(r"\b(?:do\s*n[o']?t|does\s*n[o']?t|doesn't|don't)\s+know
 
 def baseline_refused(text: str) -> bool:
     """The baseline has no refusal logic; a reply saying it does not know counts as a refusal."""
-    from rag.pipeline import looks_like_refusal
+    from rag.prompt_safety import looks_like_refusal
 
     text = text.strip()
     return not text or looks_like_refusal(text) or bool(_DONT_KNOW.search(text))

@@ -282,7 +282,7 @@ def retrieve_one(pipe, q, k: int) -> dict:
     The top-k retrieval is timed (``retrieve_ms``, the pipeline's own timer); the
     top-10 ranking for the metrics is a second, untimed call, as in a full run.
     """
-    from rag.pipeline import clean_question
+    from rag.prompt_safety import clean_question
 
     query = clean_question(q.question)
     t0 = time.perf_counter()

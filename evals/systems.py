@@ -173,7 +173,7 @@ class OursSystem:
         )
 
     def ranked(self, question: str, k: int) -> list[Passage]:
-        from rag.pipeline import clean_question
+        from rag.prompt_safety import clean_question
 
         hits = self.pipeline.retrieve(clean_question(question), k)
         return [Passage(h.chunk.chunk_id, h.chunk.source, h.chunk.text, h.score) for h in hits]

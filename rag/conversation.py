@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from rag.config import Settings
-from rag.pipeline import clean_question, looks_like_refusal
+from rag.prompt_safety import clean_question, looks_like_refusal
 
 REWRITE_PROMPT = (
     "Rewrite the user's last question as one standalone question that can be understood "

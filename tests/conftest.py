@@ -220,7 +220,7 @@ class FakeGenerator:
 def evidence_reply(answer: str, schema: dict) -> str:
     """``answer`` as an evidence-first reply: the ids of the passages its [n] markers
     cite (the first two sentences of each; passage 1 without markers); none for a refusal."""
-    from rag.pipeline import looks_like_refusal
+    from rag.prompt_safety import looks_like_refusal
     from rag.prompting import REFUSAL_TEXT
 
     ids = schema["properties"]["evidence"]["items"].get("enum", [])

@@ -14,7 +14,7 @@ from rag.evidence import (
     format_numbered_passages,
     number_context,
 )
-from rag.pipeline import prompt_safe_text
+from rag.prompt_safety import prompt_safe_text
 from rag.types import Chunk, ContextSentence, Hit
 
 OSA = (

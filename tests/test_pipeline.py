@@ -9,7 +9,8 @@ import pytest
 
 from rag.calibration import Calibration
 from rag.evidence import format_numbered_passages
-from rag.pipeline import RagPipeline, clean_question, looks_like_refusal
+from rag.pipeline import RagPipeline
+from rag.prompt_safety import clean_question, looks_like_refusal
 from rag.prompting import EVIDENCE_PROMPT, REFUSAL_TEXT, build_evidence_messages
 from rag.types import ContextSentence
 

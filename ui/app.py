@@ -23,7 +23,7 @@ import gradio as gr
 from rag.config import Settings
 from rag.conversation import Conversation
 from rag.feedback import DEFAULT_FEEDBACK_FILE, append_feedback, feedback_record
-from rag.pipeline import clean_question
+from rag.prompt_safety import clean_question
 from ui.assets import CSS, JS
 from ui.engine import Engine, UploadResult, explain
 from ui.render import (

@@ -29,9 +29,9 @@ from rag.config import Settings
 from rag.context import ContextPassage
 from rag.evidence import format_numbered_passages, number_context
 from rag.ingest import ingest
-from rag.pipeline import (
+from rag.pipeline import RagPipeline
+from rag.prompt_safety import (
     MASKED_TEXT,
-    RagPipeline,
     leaks_system_prompt,
     prompt_safe_hits,
     prompt_safe_text,
@@ -330,7 +330,7 @@ def test_masking_has_no_false_positives_on_the_scale_corpus(shared_dir):
     import gzip
     import json
 
-    from rag.pipeline import _INJECTION
+    from rag.prompt_safety import _INJECTION
 
     path = shared_dir / "corpus" / "scale" / "wh_briefings_all.jsonl.gz"
     if not path.is_file():
@@ -348,7 +348,7 @@ def test_masking_has_no_false_positives_on_the_scale_corpus(shared_dir):
 
 def test_masking_keeps_the_bundled_corpora_intact(shared_dir):
     from rag.loaders import Skipped, iter_documents
-    from rag.pipeline import mask_injections
+    from rag.prompt_safety import mask_injections
 
     repo = Path(__file__).resolve().parents[2]
     checked = 0

@@ -16,7 +16,7 @@ from rag.conversation import (
     rewrite_question,
 )
 from rag.feedback import append_feedback, feedback_record, read_feedback
-from rag.pipeline import clean_question
+from rag.prompt_safety import clean_question
 
 FIRST = "Which countries are the first recipients of Japan's OSA?"
 FOLLOW_UP = "And how much did each of them get?"
