@@ -299,7 +299,7 @@ def bench_hybrid(ctx, store_mod, chunks, vectors, q_texts, q_vectors, exact, st_
 
 def run(ctx: Context) -> dict:
     import rag.store as store_mod
-    from rag.embeddings import EMBEDDERS, Embedder, resolve_model_dir
+    from rag.embeddings import Embedder, embedder_dir
     from rag.ingest import embedding_text
 
     scales = [10_000] if ctx.quick else [10_000, 100_000, 1_000_000]
@@ -319,7 +319,7 @@ def run(ctx: Context) -> dict:
 
     from sentence_transformers import SentenceTransformer
 
-    st_model = SentenceTransformer(str(resolve_model_dir(EMBEDDERS[embedder.name])), device="cpu")
+    st_model = SentenceTransformer(str(embedder_dir(embedder.name)), device="cpu")
 
     per_scale = {}
     rows = []

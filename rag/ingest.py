@@ -320,10 +320,11 @@ def _check_compatible(have: Manifest, want: Manifest, root: Path) -> None:
     if have.embedder != want.embedder or have.dim != want.dim:
         raise SettingsChanged(
             f"the index in {root}/ was built with embedder {have.embedder} (dim {have.dim}), "
-            f"not {want.embedder} (dim {want.dim}); rebuild it with `rag ingest --rebuild`"
+            f"not {want.embedder} (dim {want.dim})",
+            "rag ingest --rebuild",
         )
     if have.chunking != want.chunking:
         raise SettingsChanged(
-            f"the index in {root}/ was built with chunking {have.chunking}, "
-            f"now {want.chunking}; rebuild it with `rag ingest --rebuild`"
+            f"the index in {root}/ was built with chunking {have.chunking}, now {want.chunking}",
+            "rag ingest --rebuild",
         )

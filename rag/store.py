@@ -32,6 +32,7 @@ import faiss
 import numpy as np
 
 from rag.bm25 import Bm25Index
+from rag.errors import FixableError
 from rag.types import Chunk
 
 FORMAT_VERSION = 1
@@ -40,7 +41,7 @@ DOCSTORE_FILE = "docstore.sqlite"
 MANIFEST_FILE = "manifest.json"
 
 
-class IndexStoreError(Exception):
+class IndexStoreError(FixableError):
     """The index is missing, locked, inconsistent or built with other settings."""
 
 
@@ -261,15 +262,14 @@ class IndexStore:
         root = Path(root)
         current = root / "current"
         if not (current / MANIFEST_FILE).is_file():
-            raise IndexMissing(
-                f"no index found in {root}/; build it with `rag ingest` (indexes corpus/)"
-            )
+            raise IndexMissing(f"no index found in {root}/", "rag ingest")
         version_dir = current.resolve()
         manifest = Manifest.from_json((version_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
         if manifest.format_version != FORMAT_VERSION:
             raise IndexStoreError(
                 f"index in {root}/ has format {manifest.format_version}, this version reads "
-                f"{FORMAT_VERSION}; rebuild it with `rag ingest --rebuild`"
+                f"{FORMAT_VERSION}",
+                "rag ingest --rebuild",
             )
         index = faiss.read_index(str(version_dir / VECTORS_FILE))
         return cls(root, version_dir, manifest, index, Bm25Index.load(version_dir))

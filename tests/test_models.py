@@ -5,20 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+import rag.artifacts as artifacts
 import rag.models as models
-from rag.models import (
-    MODELS,
-    ModelError,
-    ModelSpec,
-    assemble,
-    ensure_model,
-    model_status,
-    verify_file,
-)
+from rag.artifacts import assemble, status, verify
+from rag.models import MODELS, ModelError, ModelSpec, ensure_model
 
 
 @pytest.fixture
@@ -30,9 +25,9 @@ def fake_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         path = tmp_path / "site" / f"fake_part{i}" / "data" / f"part{i:02d}.bin"
         path.parent.mkdir(parents=True)
         path.write_bytes(data)
-        files[(f"fake_part{i}", f"data/part{i:02d}.bin")] = path
+        files[(f"fake-part{i}", f"fake_part{i}/data/part{i:02d}.bin")] = path
     whole = b"".join(parts)
-    spec = ModelSpec(
+    spec = ModelSpec.gguf(
         name="fake-3part",
         description="test model",
         filename="fake-3part.gguf",
@@ -42,17 +37,17 @@ def fake_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         parts=tuple(files),
     )
 
-    def package_file(module: str, rel: str) -> Path | None:  # like the real one: None if absent
-        path = files.get((module, rel))
+    def package_file(dist: str, rel: str) -> Path | None:  # like the real one: None if absent
+        path = files.get((dist, rel))
         return path if path is not None and path.exists() else None
 
-    monkeypatch.setattr(models, "_package_file", package_file)
+    monkeypatch.setattr(artifacts, "package_file", package_file)
     monkeypatch.setitem(MODELS, spec.name, spec)
 
-    def no_pip(spec):
+    def no_pip(spec, force=False):
         raise AssertionError("pip must not run in tests")
 
-    monkeypatch.setattr(models, "install_packages", no_pip)
+    monkeypatch.setattr(artifacts, "install_packages", no_pip)
     return spec, whole, files
 
 
@@ -64,10 +59,11 @@ def test_assemble_joins_parts_in_order_and_verifies(fake_model, tmp_path):
     assert path == cache / spec.filename
     assert path.read_bytes() == whole
     assert sum(progress) == spec.size
-    assert not list(cache.glob("*.partial"))
-    stamp = json.loads((cache / f"{spec.filename}.verified.json").read_text())
-    assert stamp["sha256"] == spec.sha256 and stamp["size"] == spec.size
-    verify_file(path, spec, cache)  # the stamp makes this instant and it passes
+    assert not list(cache.glob("*.partial*"))
+    stamp = json.loads((cache / f"{spec.name}.verified.json").read_text())
+    assert stamp["files"][spec.filename]["sha256"] == spec.files[0].sha256
+    assert stamp["files"][spec.filename]["size"] == spec.size
+    verify(spec, cache)  # the stamp makes this instant and it passes
 
 
 def test_ensure_model_install_then_reuse(fake_model, tmp_path):
@@ -75,11 +71,11 @@ def test_ensure_model_install_then_reuse(fake_model, tmp_path):
     cache = tmp_path / "cache"
     with pytest.raises(ModelError, match="rag models install fake-3part"):
         ensure_model(spec.name, cache)  # parts installed but not assembled
-    assert model_status(spec.name, cache) == "not assembled"
+    assert status(spec, cache) == "not assembled"
     path = ensure_model(spec.name, cache, install=True)
     assert path.read_bytes() == whole
     assert ensure_model(spec.name, cache) == path
-    assert model_status(spec.name, cache) == "ready"
+    assert status(spec, cache) == "ready"
 
 
 @pytest.mark.parametrize("what", ["size", "sha256"])
@@ -95,17 +91,18 @@ def test_wrong_parts_fail_with_repair_command(fake_model, tmp_path, what):
     with pytest.raises(ModelError) as err:
         assemble(spec, cache)
     message = str(err.value)
-    assert "rag models install fake-3part" in message
-    assert spec.sha256 in message and f"{spec.size:,}" in message
+    assert err.value.fix == "rag models install fake-3part --force"
+    assert spec.files[0].sha256 in message and f"{spec.size:,}" in message
     assert not (cache / spec.filename).exists()
-    assert not list(cache.glob("*.partial"))
+    assert not list(cache.glob("*.partial*"))
 
 
 def test_spec_with_wrong_size_or_sha_is_rejected(fake_model, tmp_path):
     spec, _, _ = fake_model
+    (good,) = spec.files
     for bad in (
-        ModelSpec(**{**spec.__dict__, "size": spec.size + 1}),
-        ModelSpec(**{**spec.__dict__, "sha256": "0" * 64}),
+        replace(spec, files=(replace(good, size=good.size + 1),)),
+        replace(spec, files=(replace(good, sha256="0" * 64),)),
     ):
         with pytest.raises(ModelError, match="rag models install"):
             assemble(bad, tmp_path / "cache")
@@ -124,18 +121,18 @@ def test_corrupted_assembled_file_is_detected(fake_model, tmp_path):
     path.write_bytes(bytes(data[:-10]))
     with pytest.raises(ModelError, match=r"truncated or wrong file.*install fake-3part --force"):
         ensure_model(spec.name, cache)
-    assert model_status(spec.name, cache) == "wrong size"
+    assert status(spec, cache) == "wrong size"
 
 
 def test_missing_part_is_a_clear_error(fake_model, tmp_path):
     spec, _, files = fake_model
     list(files.values())[1].unlink()
-    with pytest.raises(ModelError, match=r"part fake_part2/.* not installed.*rag models install"):
+    with pytest.raises(ModelError, match=r"missing package\(s\) fake-part2.*rag models install"):
         assemble(spec, tmp_path / "cache")
-    assert not list((tmp_path / "cache").glob("*.partial"))
-    with pytest.raises(ModelError, match="not installed; run `rag models install fake-3part`"):
+    assert not list((tmp_path / "cache").glob("*.partial*"))
+    with pytest.raises(ModelError, match=r"not installed .*; run `rag models install fake-3part`"):
         ensure_model(spec.name, tmp_path / "other-cache")
-    assert model_status(spec.name, tmp_path / "other-cache") == "not installed"
+    assert status(spec, tmp_path / "other-cache") == "not installed"
 
 
 def test_unknown_model_name(tmp_path):
@@ -167,8 +164,10 @@ def test_registry_is_well_formed():
     assert models.DEFAULT_MODEL in MODELS and models.TEST_MODEL in MODELS
     for name, spec in MODELS.items():
         assert spec.name == name and spec.filename.endswith(".gguf")
-        assert spec.size > 0 and len(spec.sha256) == 64
-        assert spec.parts and len(spec.packages) >= 1
+        assert spec.size > 0 and len(spec.files[0].sha256) == 64
+        assert len(spec.parts) == len(spec.packages) >= 1
+        for (dist, _), package in zip(spec.parts, spec.packages, strict=True):
+            assert package.startswith(dist + "==")
 
 
 def test_tiny_model_is_verified(tiny_model_path: Path, model_cache: Path):
@@ -176,8 +175,9 @@ def test_tiny_model_is_verified(tiny_model_path: Path, model_cache: Path):
     assert tiny_model_path.name == spec.filename
     assert tiny_model_path.stat().st_size == spec.size
     assert tiny_model_path.read_bytes()[:4] == b"GGUF"
-    stamp = json.loads((model_cache / f"{spec.filename}.verified.json").read_text())
-    assert stamp["sha256"] == spec.sha256
+    assert artifacts.location(spec, model_cache) == tiny_model_path
+    stamp = json.loads((model_cache / f"{spec.name}.verified.json").read_text())
+    assert stamp["files"][spec.filename]["sha256"] == spec.files[0].sha256
 
 
 def test_thread_settings(monkeypatch):

@@ -130,7 +130,7 @@ def test_missing_model_shows_install_command(ui_settings, make_engine):
     engine = make_engine(ui_settings, REPLY)
 
     def missing(model):
-        raise ModelError(f"model '{model}' is not installed; run `rag models install {model}`")
+        raise ModelError(f"model '{model}' is not installed", f"rag models install {model}")
 
     engine.generator = missing
     *_, last = ask(ChatUI(engine), QUESTION, model="qwen2.5-0.5b")
@@ -142,9 +142,10 @@ def test_damaged_model_banner_asks_for_force_missing_model_does_not(
 ):
     """A present but wrong model file (size or sha256) needs `install NAME --force`."""
     data = b"GGUF" + bytes(range(256)) * 4
-    spec = ModelSpec("fake-ui", "fake", "fake-ui.gguf", len(data),
-                     hashlib.sha256(data).hexdigest(), ("fake-ui-a==1", "fake-ui-b==1"),
-                     (("fake_ui_a", "x.bin"), ("fake_ui_b", "y.bin")))  # fmt: skip
+    parts = (("fake-ui-a", "fake_ui_a/x.bin"), ("fake-ui-b", "fake_ui_b/y.bin"))
+    spec = ModelSpec.gguf("fake-ui", "fake", "fake-ui.gguf", len(data),
+                          hashlib.sha256(data).hexdigest(), ("fake-ui-a==1", "fake-ui-b==1"),
+                          parts)  # fmt: skip
     monkeypatch.setitem(MODELS, spec.name, spec)
     engine = make_engine(ui_settings.replace(model=spec.name))
     ui = ChatUI(engine)
