@@ -200,7 +200,13 @@ class RagPipeline:
             yield finish(answer)
             return
         context = select_context(
-            query, candidates, self.embedder, settings.context_chars, settings.top_k
+            query,
+            candidates,
+            self.embedder,
+            settings.context_chars,
+            settings.top_k,
+            semantic_weight=settings.context_semantic_weight,
+            score_drop=settings.context_score_drop,
         )
         timings["retrieve_ms"] = round((time.perf_counter() - t0) * 1000, 1)
         hits = [c.hit for c in context]  # full passages, numbered as in the prompt

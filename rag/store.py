@@ -32,6 +32,7 @@ import faiss
 import numpy as np
 
 from rag.bm25 import Bm25Index
+from rag.config import IndexType
 from rag.errors import FixableError
 from rag.types import Chunk
 
@@ -61,7 +62,6 @@ def faiss_id(chunk_id: str) -> int:
 # chunks and ~12 ms at 100k; HNSW keeps recall@10 >= 0.97 below a few ms up to 1M.
 # IVF-PQ with exact re-ranking of its candidates (recall@10 0.97 at 1M, builds in
 # about half the time of HNSW) is used only when asked for.
-INDEX_TYPES = ("auto", "flat", "hnsw", "ivfpq")
 AUTO_HNSW_MIN_CHUNKS = 50_000  # "auto": flat below, HNSW from here on
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
@@ -88,13 +88,12 @@ def hnsw_ef_search(n_chunks: int) -> int:
 
 def choose_index_type(requested: str, n_chunks: int) -> str:
     """The concrete FAISS index type for ``n_chunks`` ("flat", "hnsw" or "ivfpq")."""
-    if requested not in INDEX_TYPES:
-        raise ValueError(f"index_type must be one of {', '.join(INDEX_TYPES)}, got {requested!r}")
-    if requested == "auto":
-        return "hnsw" if n_chunks >= AUTO_HNSW_MIN_CHUNKS else "flat"
-    if requested == "ivfpq" and n_chunks < IVFPQ_MIN_CHUNKS:
-        return "flat"
-    return requested
+    kind = IndexType.from_str(requested, "index_type")
+    if kind is IndexType.AUTO:
+        kind = IndexType.HNSW if n_chunks >= AUTO_HNSW_MIN_CHUNKS else IndexType.FLAT
+    if kind is IndexType.IVFPQ and n_chunks < IVFPQ_MIN_CHUNKS:
+        kind = IndexType.FLAT
+    return kind.value
 
 
 def index_kind(index: faiss.Index) -> str:

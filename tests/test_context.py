@@ -68,3 +68,34 @@ def test_question_overlap(text, share):
 
 def test_no_hits_no_context(embedder):
     assert select_context("Who?", [], embedder, 500) == []
+
+
+def test_score_drop_and_semantic_weight_shape_the_selection(embedder):
+    hits = _hits(OSA, QUAD)
+    question = "Which countries are the first recipients?"
+    best_only = select_context(question, hits, embedder, 2000, score_drop=0.0)
+    assert [len(p.spans) for p in best_only] == [1]  # nothing scores as high as the best
+    wide = select_context(question, hits, embedder, 2000, score_drop=1.0)
+    assert sum(len(p.spans) for p in wide) == 5  # every sentence is within 1.0 of the best
+    lexical = select_context(question, hits, embedder, 2000, semantic_weight=0.0, score_drop=0.0)
+    assert "Malaysia" in lexical[0].excerpt
+
+
+def test_the_pipeline_selects_with_the_settings_tunables(
+    fixture_settings, embedder, fake_generator, monkeypatch
+):
+    import rag.pipeline
+    from rag.pipeline import RagPipeline
+
+    seen = {}
+    real = rag.pipeline.select_context
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(rag.pipeline, "select_context", spy)
+    settings = fixture_settings.replace(context_semantic_weight=0.2, context_score_drop=0.1)
+    pipe = RagPipeline(settings, embedder=embedder, generator=fake_generator("No."))
+    pipe.ask("Which countries are the first recipients of Japan's OSA?")
+    assert seen == {"semantic_weight": 0.2, "score_drop": 0.1}

@@ -138,7 +138,7 @@ def test_bad_option_combinations_fail_cleanly(tiny_set: Path):
     result = _run("--set", str(tiny_set), "--retrieval-only", "--embedder", "no-such-embedder")
     assert result.exit_code == 2 and "unknown embedder 'no-such-embedder'" in result.output
     result = _run("--set", str(tiny_set), "--retrieval-only", "--retrieval", "sparse")
-    assert result.exit_code == 2 and "retrieval must be 'dense' or 'hybrid'" in result.output
+    assert result.exit_code == 2 and "retrieval must be one of 'hybrid', 'dense'" in result.output
 
 
 def test_extra_recall_cutoffs_and_retrieval_summary():
