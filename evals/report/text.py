@@ -22,7 +22,7 @@ REWRITE_NOTE = (
     "reference standalone question's content words found in the search query."
 )
 SPLIT_NOTE = (
-    "Halves fixed by a hash of each question id (`evals/sets.py` `in_split`; run one with "
+    "Halves fixed by a hash of each question id (`evals.sets.in_split`; run one with "
     "`--split`). What each set was used for is in the tuning note below."
 )
 # What was tuned on which data: printed in every report (Markdown and HTML).
