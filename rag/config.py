@@ -133,6 +133,9 @@ class Settings:
     # when its numbers and names are in the sentences the model named as evidence and
     # at least this share of the content words it adds to the question.
     min_evidence_share: float = 0.5
+    # A sentence its named evidence does not support may rest on the one read sentence
+    # closest to it, if every claim check passes there (rag/pipeline.py `_checked`).
+    reground_claims: bool = True
     # The entailment judge (rag/judge.py): refuse when P(evidence states the answer)
     # is below this; 0 turns the judge off.
     judge_threshold: float = 0.5

@@ -21,6 +21,7 @@ from rag.checks import (
     CLAIM_CHECKS,
     Claim,
     Draft,
+    closest_sentences,
     evidence_text,
     first_failure,
     make_draft,
@@ -31,7 +32,12 @@ from rag.config import Settings
 from rag.context import select_context
 from rag.drafting import ContextOverflow, Reply, StreamEvent, stream_draft
 from rag.embeddings import Embedder
-from rag.evidence import evidence_schema, format_numbered_passages, number_context
+from rag.evidence import (
+    evidence_schema,
+    format_numbered_passages,
+    number_context,
+    whole_passages,
+)
 from rag.generation import Generator, LlamaCppGenerator
 from rag.judge import Judge
 from rag.models import MODELS, ensure_model
@@ -249,10 +255,14 @@ class RagPipeline:
             return
 
         # check: claims against the sentences the model named, then the whole draft
-        draft = make_draft(reply.answer, reply.evidence, numbered, query)
+        passages = whole_passages(context, clean=prompt_safe_text)
+        draft = make_draft(reply.answer, reply.evidence, numbered, query, passages)
         named = [s for s in numbered if s.id in set(reply.evidence)]
-        sentences = [self._checked(query, claim) for claim in draft.claims]
+        sentences = [self._checked(query, claim, numbered) for claim in draft.claims]
         supported = [s for s in sentences if s.supported]
+        # the sentences the answer rests on: named, and any a claim was re-checked on
+        found = {i for s in supported for i in s.evidence_ids} - set(reply.evidence)
+        named += [s for s in numbered if s.id in found]
         reason = first_failure(self.answer_checks, query, draft, named)
         if reason is None and not supported:
             reason = "no sentence of the drafted answer is supported by its evidence: " + (
@@ -305,9 +315,22 @@ class RagPipeline:
         )
         yield finish(answer)
 
-    def _checked(self, question: str, claim: Claim) -> AnswerSentence:
-        """A claim as an answer sentence: supported unless a claim check fails."""
+    def _checked(
+        self, question: str, claim: Claim, context: list[ContextSentence]
+    ) -> AnswerSentence:
+        """A claim as an answer sentence: supported unless a claim check fails.
+
+        A claim its named evidence does not support is re-checked, with
+        ``Settings.reground_claims``, against the closest single sentence the model
+        read (a small model often names a neighbour of the sentence it used); it is
+        supported only if every claim check passes on that one sentence.
+        """
         reason = first_failure(self.claim_checks, question, claim, claim.evidence)
+        if reason and self.settings.reground_claims:
+            for sentence in closest_sentences(claim, context, question):
+                if first_failure(self.claim_checks, question, claim, [sentence]) is None:
+                    claim, reason = Claim(claim.text, [sentence.n], [sentence]), None
+                    break
         spans: dict[int, tuple[int, int]] = {}
         for s in claim.evidence:
             spans.setdefault(s.n, (s.start, s.end))

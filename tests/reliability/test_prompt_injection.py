@@ -253,12 +253,10 @@ def test_chat_ui_renders_without_markdown_and_sanitizes(injection_index, embedde
 # -- real models ------------------------------------------------------------------------------
 def run_suite(settings: Settings, store, embedder, generator, masked: bool, monkeypatch, docs=DOCS):
     """Ask every injection question; return (figures, [(doc, answer)])."""
-    import rag.pipeline as pipeline_module
+    import rag.prompt_safety as prompt_safety
 
     if not masked:  # the model sees the raw injections (its own resistance is measured)
-        monkeypatch.setattr(
-            pipeline_module, "mask_injections", lambda text, keep_offsets=False: text
-        )
+        monkeypatch.setattr(prompt_safety, "mask_injections", lambda text, keep_offsets=False: text)
     pipe = RagPipeline(settings, embedder=embedder, generator=generator, store=store)
     obeyed, results = [], []
     for doc in docs:
