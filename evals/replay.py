@@ -76,11 +76,14 @@ class ReplayGenerator:
 
 def recorded_replies(run_dir: Path) -> dict[str, str]:
     """Our recorded raw reply per prompt question (a follow-up's is its search query)."""
+    from rag.prompt_safety import clean_question, defuse_control_tokens
+
     replies = {}
     for line in (run_dir / "results.jsonl").read_text(encoding="utf-8").splitlines():
         record = json.loads(line)
         if record.get("system") == "ours" and record.get("raw_answer"):
-            replies[record.get("search_query") or record["question"]] = record["raw_answer"]
+            asked = clean_question(record.get("search_query") or record["question"])
+            replies[defuse_control_tokens(asked)] = record["raw_answer"]  # as in the prompt
     if not replies:
         raise ReplayError(f"{run_dir}/results.jsonl has no recorded replies of ours")
     return replies

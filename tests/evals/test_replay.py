@@ -36,7 +36,7 @@ def test_the_recorded_draft_of_the_question_in_the_prompt_is_streamed(tmp_path):
     draft = json.dumps({"evidence": ["1.2"], "answer": "Four countries [1]."})
     other = json.dumps({"evidence": ["2.1"], "answer": "Fiji [2]."})
     records = [
-        {"system": "ours", "question": "Which countries?", "raw_answer": draft},
+        {"system": "ours", "question": "Which  countries? ", "raw_answer": draft},
         {"system": "ours", "question": "And Fiji?", "search_query": "Which countries? Only Fiji.",
          "raw_answer": other},
         {"system": "baseline", "question": "Which countries?", "raw_answer": "nope"},
@@ -47,7 +47,9 @@ def test_the_recorded_draft_of_the_question_in_the_prompt_is_streamed(tmp_path):
     schema = evidence_schema(["1.1", "1.2", "2.1"])
     assert "".join(replay.stream_chat(prompt("Which countries?"), schema=schema)) == draft
     # a follow-up's prompt holds its search query
-    assert "".join(replay.stream_chat(prompt("Which countries? Only Fiji."), schema=schema)) == other
+    assert (
+        "".join(replay.stream_chat(prompt("Which countries? Only Fiji."), schema=schema)) == other
+    )
     assert real.asked == [] and replay.yes_probability(prompt("x")) == 0.25
     assert "".join(replay.stream_chat(prompt("Say OK."))) == "OK"  # no schema: the real model
     with pytest.raises(ReplayError, match="no recorded reply"):
