@@ -117,6 +117,8 @@ def replay(run_dir: Path, out: Path, config: Path | None = None) -> dict:
         command=command,
         generator=generator,
         replayed_from=str(run_dir),
+        # the baseline's recorded answers are reused as they are (its code is unchanged)
+        reuse_baseline=run_dir if "baseline" in meta.get("systems", []) else None,
     )
     return result
 

@@ -71,3 +71,14 @@ def test_too_few_wrong_answers_is_a_clear_error(tmp_path):
     run = write_run(tmp_path / "dev", "osa", "dev", records)
     with pytest.raises(CalibrationDataError, match="5 right and 5 wrong"):
         fit([run])
+
+
+def test_the_threshold_follows_from_the_cost_of_a_wrong_answer(tmp_path):
+    from evals.calibrate import WRONG_COST
+
+    rng = np.random.default_rng(1)
+    records = [record(float(rng.uniform(0.5, 1.0)), True) for _ in range(20)]
+    records += [record(float(rng.uniform(0.0, 0.6)), False) for _ in range(20)]
+    calibration, threshold = fit([write_run(tmp_path / "dev", "osa", "dev", records)])
+    assert threshold == round(WRONG_COST / (1 + WRONG_COST), 2) == 0.67
+    assert 0 <= calibration.notes["cross_validated_brier"] <= 0.25  # better than a coin
