@@ -116,7 +116,7 @@ def replay(run_dir: Path, out: Path, config: Path | None = None) -> dict:
         judge=False,
         command=command,
         generator=generator,
-        replayed_from=str(run_dir),
+        replayed_from={k: meta.get(k) for k in ("command", "date", "git_commit")},
         # the baseline's recorded answers are reused as they are (its code is unchanged)
         reuse_baseline=run_dir if "baseline" in meta.get("systems", []) else None,
     )

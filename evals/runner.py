@@ -418,7 +418,7 @@ def run_eval(
     resume: Path | None = None,
     reuse_baseline: Path | None = None,
     generator=None,
-    replayed_from: str | None = None,
+    replayed_from: dict | None = None,
 ) -> dict:
     """Run ``evalset`` through our pipeline (and the baseline), write the report to ``out_dir``.
 

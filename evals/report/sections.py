@@ -84,10 +84,11 @@ def _reused_info(meta: dict) -> list[tuple[str, str]]:
     if src:
         out.append((
             "Drafts replayed",
-            f"our model's drafts are the ones recorded in `{src}` (greedy decoding: the same "
-            "prompt gives the same draft), re-checked by this run's code (`evals/replay.py`); "
-            "the judge ran live. Our latency figures are therefore not real answer times: "
-            "take latency from the benchmarks or the recorded run.",
+            f"our model's drafts are the ones recorded by `{src.get('command')}` "
+            f"({src.get('date')}, git {src.get('git_commit')}; greedy decoding: the same prompt "
+            "gives the same draft), re-checked by this run's code (`evals/replay.py`); the "
+            "judge ran live. Our latency figures are therefore not real answer times: take "
+            "latency from the benchmarks or the recorded run.",
         ))  # fmt: skip
     return out
 
