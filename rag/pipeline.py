@@ -15,19 +15,17 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from rag.calibration import Calibration
+from rag.calibration import Calibration, answer_signals
 from rag.checks import (
     ANSWER_CHECKS,
     CLAIM_CHECKS,
     Claim,
-    Draft,
     closest_sentences,
-    evidence_text,
     first_failure,
     make_draft,
     words_in_evidence,
 )
-from rag.citations import content_words, with_markers
+from rag.citations import with_markers
 from rag.config import Settings
 from rag.context import select_context
 from rag.drafting import ContextOverflow, Reply, StreamEvent, stream_draft
@@ -268,7 +266,7 @@ class RagPipeline:
             reason = "no sentence of the drafted answer is supported by its evidence: " + (
                 sentences[0].reason if sentences else "it is empty"
             )
-        signals = self._signals(query, candidates, draft, named, sentences)
+        signals = answer_signals(query, [h.score for h in candidates], named, sentences)
         if reason is None and self.judge is not None:
             t_judge = time.perf_counter()
             signals.update(self.judge.signals(query, draft, named))
@@ -343,29 +341,6 @@ class RagPipeline:
             evidence_ids=[s.id for s in claim.evidence],
             reason=reason,
         )
-
-    def _signals(
-        self,
-        question: str,
-        candidates: list[Hit],
-        draft: Draft,
-        named: list[ContextSentence],
-        sentences: list[AnswerSentence],
-    ) -> dict[str, float]:
-        """What the calibrated abstention reads (rag/calibration.py), for every answer."""
-        scores = sorted((h.score for h in candidates), reverse=True)
-        asked = set(content_words(question))
-        found = set(content_words(evidence_text(named)))
-        return {
-            "best_cosine": round(scores[0], 4) if scores else 0.0,
-            "cosine_margin": round(scores[0] - scores[1], 4) if len(scores) > 1 else 0.0,
-            "question_coverage": round(len(asked & found) / len(asked), 4) if asked else 1.0,
-            "unsupported_share": round(
-                sum(not s.supported for s in sentences) / max(1, len(sentences)), 4
-            ),
-            "evidence_count": float(len(named)),
-            "top_passage_cited": float(any(s.n == 1 for s in named)),
-        }
 
     def _refusal(
         self,
