@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURE_DOCS, write_corpus
+from testkit import FIXTURE_DOCS, write_corpus
 from typer.testing import CliRunner
 
 QUESTIONS = [

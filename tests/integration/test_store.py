@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO
+from testkit import REPO
 
 import rag.store as store_mod
 from rag.store import (

@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 import pytest
 import typer
-from conftest import FIXTURE_DOCS, REPO, FakeGenerator, normalize_ws, write_corpus
+from testkit import FIXTURE_DOCS, REPO, FakeGenerator, normalize_ws, write_corpus
 from typer.testing import CliRunner
 
 from rag_app.cli import app

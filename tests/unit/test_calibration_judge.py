@@ -6,7 +6,7 @@ import json
 import math
 
 import pytest
-from conftest import FakeGenerator
+from testkit import FakeGenerator
 
 from rag.calibration import Calibration, CalibrationError
 from rag.checks import make_draft

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import SEED_NAME
+from testkit import SEED_NAME
 
 from rag.chunking import chunk_document, chunk_id_for, doc_id_for, sentence_spans
 from rag.loaders import load_document

@@ -170,16 +170,6 @@ def test_registry_is_well_formed():
             assert package.startswith(dist + "==")
 
 
-def test_tiny_model_is_verified(tiny_model_path: Path, model_cache: Path):
-    spec = MODELS["smollm2-135m"]
-    assert tiny_model_path.name == spec.filename
-    assert tiny_model_path.stat().st_size == spec.size
-    assert tiny_model_path.read_bytes()[:4] == b"GGUF"
-    assert artifacts.location(spec, model_cache) == tiny_model_path
-    stamp = json.loads((model_cache / f"{spec.name}.verified.json").read_text())
-    assert stamp["files"][spec.filename]["sha256"] == spec.files[0].sha256
-
-
 def test_thread_settings(monkeypatch):
     """Decoding leaves a core free, the prompt uses all of them; both validated and
     overridable from the environment; the generator gets both."""

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import SEED_NAME, SEED_PHRASE, normalize_ws
+from testkit import SEED_NAME, SEED_PHRASE, normalize_ws
 
 from rag.chunking import chunk_document
 from rag.loaders import (

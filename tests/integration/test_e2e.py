@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import E2E_COMPANIONS, SEED_NAME, SEED_PHRASE, normalize_ws
+from testkit import E2E_COMPANIONS, SEED_NAME, SEED_PHRASE, normalize_ws
 
 from rag.config import Settings, default_model_cache
 from rag.ingest import ingest

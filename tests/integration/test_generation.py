@@ -1,11 +1,15 @@
-"""LlamaCppGenerator with the tiny model: grammar-constrained replies and the yes/no judge."""
+"""The tiny model: installed and verified; LlamaCppGenerator's grammar-constrained replies
+and the yes/no judge."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import rag.artifacts as artifacts
 from rag.evidence import EvidenceReader, evidence_schema
 from rag.judge import claim_messages
+from rag.models import MODELS
 from rag.types import ContextSentence
 
 CHAT = [
@@ -34,3 +38,13 @@ def test_yes_probability_is_a_stable_probability_and_leaves_generation_intact(ti
     assert 0.0 < yes < 1.0 and abs(yes - again) < 1e-4  # the reused KV cache gives the same
     assert other != yes
     assert "".join(tiny_generator.stream_chat(CHAT, 12, 0.0)) == before
+
+
+def test_tiny_model_is_verified(tiny_model_path: Path, model_cache: Path):
+    spec = MODELS["smollm2-135m"]
+    assert tiny_model_path.name == spec.filename
+    assert tiny_model_path.stat().st_size == spec.size
+    assert tiny_model_path.read_bytes()[:4] == b"GGUF"
+    assert artifacts.location(spec, model_cache) == tiny_model_path
+    stamp = json.loads((model_cache / f"{spec.name}.verified.json").read_text())
+    assert stamp["files"][spec.filename]["sha256"] == spec.files[0].sha256

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import write_corpus
+from testkit import write_corpus
 
 from rag.config import Settings
 from rag.ingest import IngestReport, SettingsChanged, ingest
