@@ -76,8 +76,10 @@ def make_draft(
 ) -> Draft:
     """Split the answer into claims, each resting on the named sentences of the
     passages it cites ([n]) that say something the claim adds to the ``question``
-    (a model often names the first sentence of every passage); a claim citing none
-    of them rests on all named ones. Its citations become the passages of its evidence.
+    (a model often names the first sentence of every passage); when none of those
+    does, on any named sentence that does (a wrong marker is common), else on the
+    cited ones (all named ones when it cites none). Its citations become the passages
+    of its evidence.
     ``passages`` (`rag.evidence.whole_passages`) are the surroundings when given, else
     the sentences of ``context`` from the evidence's passages."""
     named = [s for s in context if s.id in set(evidence_ids)]
