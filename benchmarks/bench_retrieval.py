@@ -192,8 +192,11 @@ def bench_indexes(ctx, store_mod, vectors, queries, warmup=10) -> tuple[list[dic
 def bench_hybrid(ctx, store_mod, chunks, vectors, q_texts, q_vectors, exact, st_model):
     """App index (auto type) + HybridRetriever vs raw flat FAISS, same vectors and queries."""
     from rag.embeddings import Embedder
+    from rag.faiss_index import faiss_id
+    from rag.index_writer import IndexWriter
     from rag.retrieval import DenseRetriever, HybridRetriever
-    from rag.store import IndexStore, IndexWriter, Manifest, faiss_id
+    from rag.store import IndexStore, Manifest
+    from rag.types import DocumentInfo
 
     n = len(chunks)
     root = ctx.work / f"retrieval-index-{n}"
@@ -208,12 +211,9 @@ def bench_hybrid(ctx, store_mod, chunks, vectors, q_texts, q_vectors, exact, st_
         counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
     for c in chunks:
         if c.doc_id not in manifest.documents:
-            manifest.documents[c.doc_id] = {
-                "source": c.source,
-                "title": c.title,
-                "content_hash": c.doc_id,
-                "chunks": counts[c.doc_id],
-            }
+            manifest.documents[c.doc_id] = DocumentInfo(
+                c.source, c.title, c.doc_id, chunks=counts[c.doc_id]
+            )
     writer.commit()
     build_s = time.perf_counter() - t0
     store = IndexStore.load(root)
@@ -298,7 +298,7 @@ def bench_hybrid(ctx, store_mod, chunks, vectors, q_texts, q_vectors, exact, st_
 
 
 def run(ctx: Context) -> dict:
-    import rag.store as store_mod
+    import rag.faiss_index as store_mod
     from rag.embeddings import Embedder, embedder_dir
     from rag.ingest import embedding_text
 

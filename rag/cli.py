@@ -161,10 +161,10 @@ def ask(
             sys.stdout.write(json.dumps(answer.to_dict(), ensure_ascii=False) + "\n")
             sys.stdout.flush()
         else:
-            _print_streamed(pipe, q)
+            _print_streamed(pipe.stream(q))
 
 
-def _print_streamed(pipe, question: str, search_query: str | None = None):
+def _print_streamed(events):
     """Stream tokens live, then replace them with the checked answer and its sources."""
     from rich.live import Live
     from rich.text import Text
@@ -172,7 +172,7 @@ def _print_streamed(pipe, question: str, search_query: str | None = None):
     answer = None
     streamed = Text(style="dim")
     with Live(streamed, console=console, refresh_per_second=12, transient=True) as live:
-        for event in pipe.stream(question, search_query=search_query):
+        for event in events:
             if event.kind == "token":
                 streamed.append(event.text)
                 live.update(streamed)
@@ -251,11 +251,10 @@ def chat(
             break
         if not question.strip():
             break
-        rewrite = conversation.rewrite(question)
-        if rewrite.rewritten:
-            console.print(f"[dim]searching for: {escape(rewrite.query)}[/]")
-        answer = _print_streamed(pipe, question, rewrite.search_query)
-        conversation.add(question, rewrite, answer)
+        follow_up = conversation.follow_up(question)
+        if follow_up.rewrite.rewritten:
+            console.print(f"[dim]searching for: {escape(follow_up.rewrite.query)}[/]")
+        _print_streamed(follow_up.events())  # the turn is kept once the answer is in
 
 
 # -- models ------------------------------------------------------------------------
@@ -364,7 +363,7 @@ def docs(index_dir: IndexDir = None) -> None:
         fail(str(exc))
     table = Table("source", "title", "chunks", "pages")
     for d in store.documents():
-        table.add_row(d["source"], d["title"][:70], str(d["chunks"]), str(d.get("pages") or ""))
+        table.add_row(d.source, d.title[:70], str(d.chunks), str(d.pages or ""))
     console.print(table)
     m = store.manifest
     console.print(f"{len(store)} chunks · embedder {m.embedder} ({m.dim}d) · chunking {m.chunking}")

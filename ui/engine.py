@@ -22,6 +22,7 @@ from rag.ingest import ingest, remove_documents
 from rag.models import MODELS
 from rag.pipeline import RagPipeline, make_generator
 from rag.store import IndexMissing, IndexStore, IndexStoreError
+from rag.types import DocumentInfo
 from ui.uploads import MAX_UPLOAD_BYTES, UploadError, is_inside, store_upload
 
 INDEX_LOCK_WAIT_SECONDS = 60.0
@@ -203,15 +204,15 @@ class Engine:
                 names.append(name)
         return names
 
-    def documents(self) -> list[dict]:
+    def documents(self) -> list[DocumentInfo]:
         try:
             with self._load_lock:
                 return self.pipe.store.documents()
         except IndexStoreError:
             return []
 
-    def uploaded_sources(self, docs: Sequence[dict]) -> set[str]:
-        return {d["source"] for d in docs if is_inside(d["source"], self.uploads_dir)}
+    def uploaded_sources(self, docs: Sequence[DocumentInfo]) -> set[str]:
+        return {d.source for d in docs if is_inside(d.source, self.uploads_dir)}
 
     # -- writing --------------------------------------------------------------------------
     def add_files(self, files: Sequence[tuple[Path, str]], progress: bool = True) -> UploadResult:

@@ -1,20 +1,14 @@
-"""`rag.conversation.Conversation`: "What about X?" substitution, then model, then heuristic;
-and the evaluation harness and `rag chat` rewriting through it (the UI: tests/ui)."""
+"""`rag.conversation.Conversation`: "What about X?" substitution (rag/substitution.py), then
+model, then heuristic; and the evaluation harness and `rag chat` answering follow-ups
+through `Conversation.follow_up` (the UI: tests/ui)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from rag.conversation import (
-    Conversation,
-    Rewrite,
-    Turn,
-    find_names,
-    heuristic_rewrite,
-    short_follow_up_subject,
-    substitute,
-)
+from rag.conversation import Conversation, Rewrite, Turn, heuristic_rewrite
+from rag.substitution import find_names, short_follow_up_subject, substitute
 
 MALAYSIA = "How much OSA funding did Malaysia receive and for what equipment?"
 PHILIPPINES = "How much OSA funding did the Philippines receive and for what equipment?"
@@ -173,8 +167,6 @@ def test_turns_round_trip_as_plain_dicts():
         "answer": "A quarter [1].",
     }
     assert Conversation(data).turns == conversation.turns
-    ui_turn = {"aid": "x", "question": "And Fiji?", "search_query": "q", "method": "model"}
-    assert Turn.from_dict(ui_turn) == Turn("And Fiji?", "q", "model")
 
 
 def test_over_long_follow_up_is_not_substituted():

@@ -11,9 +11,10 @@ import pytest
 from testkit import write_corpus
 
 from rag.config import Settings
+from rag.index_writer import IndexWriter, index_lock
 from rag.ingest import IngestReport, SettingsChanged, ingest
 from rag.loaders import LOADER_VERSION
-from rag.store import IndexStore, IndexStoreError, IndexWriter, index_lock
+from rag.store import IndexStore, IndexStoreError
 
 DOCS = {
     "alpha.txt": "Alpha Centauri is the closest star system to the Sun. It has three stars.",
@@ -76,13 +77,13 @@ def test_build_creates_index_with_manifest(corpus, settings, run):
         assert m.chunking == {"chunk_size": 300, "chunk_overlap": 50, "embed_title": True}
         assert len(m.documents) == 3
         for info in m.documents.values():
-            path = corpus / Path(info["source"]).name
+            path = corpus / Path(info.source).name
             assert (
-                info["content_hash"]
+                info.content_hash
                 == hashlib.sha256(path.read_bytes()).hexdigest() + f"-l{LOADER_VERSION}"
             )
-            assert info["chunks"] == 1
-        titles = {Path(i["source"]).name: i["title"] for i in m.documents.values()}
+            assert info.chunks == 1
+        titles = {Path(i.source).name: i.title for i in m.documents.values()}
         assert titles["bravo.md"] == "Bravo Beans" and titles["charlie.html"] == "Charlie"
         assert store.check_consistency() == []
         assert len(store) == 3

@@ -87,7 +87,7 @@ def test_truncated_gzip_keeps_the_lines_before_the_damage(tmp_path: Path, monkey
 def _sources(settings: Settings) -> set[str]:
     store = IndexStore.load(settings.index_dir)
     try:
-        return {d["source"] for d in store.documents()}
+        return {d.source for d in store.documents()}
     finally:
         store.close()
 

@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 from testkit import REPO
 
-import rag.store as store_mod
+import rag.index_writer as store_mod
+from rag.faiss_index import faiss_id
+from rag.index_writer import IndexWriter, index_lock
 from rag.store import (
     DOCSTORE_FILE,
     MANIFEST_FILE,
@@ -19,12 +21,9 @@ from rag.store import (
     IndexMissing,
     IndexStore,
     IndexStoreError,
-    IndexWriter,
     Manifest,
-    faiss_id,
-    index_lock,
 )
-from rag.types import Chunk
+from rag.types import Chunk, DocumentInfo
 
 DIM = 8
 
@@ -59,7 +58,7 @@ def write_version(root: Path, docs: dict[str, int], previous: IndexStore | None 
         chunks = make_chunks(doc, n)
         writer.remove_documents([doc])
         writer.add_chunks(chunks, np.stack([unit(seed * 100 + i) for i in range(n)]))
-        manifest.documents[doc] = {"source": f"docs/{doc}.txt", "chunks": n, "content_hash": doc}
+        manifest.documents[doc] = DocumentInfo(f"docs/{doc}.txt", doc, doc, chunks=n)
     return writer.commit()
 
 
@@ -98,7 +97,7 @@ def test_write_and_load_a_version(tmp_path: Path):
             *(c.chunk_id for c in make_chunks("b", 2)),
         ]
         assert len(store.search(unit(1), k=50)) == 5  # k beyond the index size
-        assert [d["doc_id"] for d in store.documents()] == ["a", "b"]
+        assert [d.source for d in store.documents()] == ["docs/a.txt", "docs/b.txt"]
     finally:
         store.close()
 
@@ -125,7 +124,7 @@ def test_consistency_check_reports_mismatch(tmp_path: Path):
     write_version(root, {"a": 3})
     store = IndexStore.load(root)
     try:
-        store.manifest.documents["a"]["chunks"] = 7
+        store.manifest.documents["a"].chunks = 7
         assert any("manifest" in p for p in store.check_consistency())
         store.index.remove_ids(np.asarray([faiss_id("a-0000-deadbeef")], dtype=np.int64))
         assert any("FAISS" in p for p in store.check_consistency())
@@ -231,11 +230,17 @@ def test_lock_blocks_a_second_writer(tmp_path: Path):
 
 
 def test_manifest_json_round_trip():
-    m = Manifest("emb", 384, {"chunk_size": 700}, {"d": {"source": "s", "chunks": 2}})
+    m = Manifest("emb", 384, {"chunk_size": 700}, {"d": DocumentInfo("s", "T", "h", chunks=2)})
     back = Manifest.from_json(m.to_json())
-    assert back == m
+    assert back == m and isinstance(back.documents["d"], DocumentInfo)
     data = json.loads(m.to_json())
     assert {"embedder", "dim", "chunking", "documents", "format_version"} <= set(data)
+    # the documents stay plain JSON objects, as indexes written before the records read
+    assert data["documents"]["d"] == {"source": "s", "title": "T", "content_hash": "h",
+                                      "pages": None, "chars": 0, "chunks": 2}  # fmt: skip
+    older = {**data, "documents": {"d": {"source": "s", "chunks": 2, "content_hash": "h",
+                                         "title": "T", "retired": 1}}}  # fmt: skip
+    assert Manifest.from_json(json.dumps(older)).documents["d"].chunks == 2
 
 
 def test_no_pickle_in_the_package():

@@ -26,9 +26,10 @@ import pytest
 
 from rag.chunking import chunk_document
 from rag.config import Settings
+from rag.index_writer import index_lock
 from rag.ingest import ingest
 from rag.loaders import Skipped, iter_documents
-from rag.store import IndexStoreError, index_lock
+from rag.store import IndexStoreError
 
 from .relhelpers import clean_env, index_state, rag_command, record_figures, stress_count
 

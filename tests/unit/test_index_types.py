@@ -9,17 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import rag.store as store_mod
+import rag.faiss_index as store_mod
 from rag.config import Settings
-from rag.store import (
-    IndexStore,
-    IndexWriter,
-    Manifest,
-    choose_index_type,
-    faiss_id,
-    index_kind,
-)
-from rag.types import Chunk
+from rag.faiss_index import choose_index_type, faiss_id, index_kind
+from rag.index_writer import IndexWriter
+from rag.store import IndexStore, Manifest
+from rag.types import Chunk, DocumentInfo
 
 DIM = 16
 
@@ -53,7 +48,7 @@ def write(root: Path, index_type: str, add: dict[str, tuple[int, int]], remove=(
     for doc, (n, seed) in add.items():
         chunks, vectors = chunks_and_vectors(doc, n, seed)
         writer.add_chunks(chunks, vectors)
-        manifest.documents[doc] = {"source": f"docs/{doc}.txt", "chunks": n, "content_hash": "x"}
+        manifest.documents[doc] = DocumentInfo(f"docs/{doc}.txt", doc, "x", chunks=n)
         expected.update({faiss_id(c.chunk_id): v for c, v in zip(chunks, vectors, strict=True)})
     writer.commit()
     if previous is not None:
