@@ -87,13 +87,13 @@ def child_raw(index_dir: str, model: str, questions=QUESTIONS) -> dict:
 
     t["imported"] = time.time()
     from rag.config import Settings
-    from rag.embeddings import EMBEDDERS, resolve_model_dir
+    from rag.embeddings import embedder_dir
     from rag.models import ensure_model
 
     s = Settings(index_dir=index_dir, model=model)
     index = faiss.read_index(str(s.index_dir / "current" / "vectors.faiss"))
     t["index_loaded"] = time.time()
-    st = SentenceTransformer(str(resolve_model_dir(EMBEDDERS[s.embedder])), device="cpu")
+    st = SentenceTransformer(str(embedder_dir(s.embedder)), device="cpu")
     llm = Llama(
         model_path=str(ensure_model(model, s.model_cache)),
         n_ctx=s.n_ctx,

@@ -37,7 +37,7 @@ def prompts(ctx: Context, settings, ids: list[str]) -> list[list[dict]]:
     from rag.context import select_context
     from rag.embeddings import Embedder
     from rag.evidence import format_numbered_passages, number_context
-    from rag.pipeline import defuse_control_tokens, prompt_safe_hits, prompt_safe_text
+    from rag.prompt_safety import defuse_control_tokens, prompt_safe_hits, prompt_safe_text
     from rag.prompting import build_evidence_messages
     from rag.retrieval import make_retriever
     from rag.store import IndexStore

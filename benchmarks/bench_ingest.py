@@ -43,7 +43,7 @@ def run(ctx: Context) -> dict:
 
     from rag.chunking import chunk_document
     from rag.config import Settings
-    from rag.embeddings import EMBEDDERS, Embedder, resolve_model_dir
+    from rag.embeddings import Embedder, embedder_dir
     from rag.ingest import embedding_text, ingest
     from rag.loaders import iter_documents
 
@@ -59,7 +59,7 @@ def run(ctx: Context) -> dict:
 
     embedder = Embedder(settings.embedder, settings.embed_batch_size)
     embedder.warm_up()
-    model = SentenceTransformer(str(resolve_model_dir(EMBEDDERS[settings.embedder])), device="cpu")
+    model = SentenceTransformer(str(embedder_dir(settings.embedder)), device="cpu")
     model.encode(texts[:64], batch_size=32)  # first-call costs out of the timings
     embedder.encode(texts[:64])
 

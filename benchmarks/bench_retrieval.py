@@ -206,8 +206,8 @@ def retrieval_scales(ctx: Context) -> list[int]:
 
 
 def run(ctx: Context) -> dict:
-    import rag.store as store_mod
-    from rag.embeddings import EMBEDDERS, Embedder, resolve_model_dir
+    import rag.faiss_index as store_mod
+    from rag.embeddings import Embedder, embedder_dir
     from rag.ingest import embedding_text
 
     scales = retrieval_scales(ctx)
@@ -227,7 +227,7 @@ def run(ctx: Context) -> dict:
 
     from sentence_transformers import SentenceTransformer
 
-    st_model = SentenceTransformer(str(resolve_model_dir(EMBEDDERS[embedder.name])), device="cpu")
+    st_model = SentenceTransformer(str(embedder_dir(embedder.name)), device="cpu")
 
     per_scale = {}
     rows = []

@@ -30,7 +30,9 @@ TYPES = ("flat", "hnsw", "ivfpq")
 
 def build_app_index(ctx, chunks, vectors, index_type: str):
     """The app's index of ``index_type`` over ``chunks`` / ``vectors``; (store, build_s)."""
-    from rag.store import IndexStore, IndexWriter, Manifest
+    from rag.index_writer import IndexWriter
+    from rag.store import IndexStore, Manifest
+    from rag.types import DocumentInfo
 
     root = ctx.work / f"retrieval-index-{len(chunks)}-{index_type}"
     shutil.rmtree(root, ignore_errors=True)
@@ -43,13 +45,7 @@ def build_app_index(ctx, chunks, vectors, index_type: str):
         counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
     for c in chunks:
         manifest.documents.setdefault(
-            c.doc_id,
-            {
-                "source": c.source,
-                "title": c.title,
-                "content_hash": c.doc_id,
-                "chunks": counts[c.doc_id],
-            },
+            c.doc_id, DocumentInfo(c.source, c.title, c.doc_id, chunks=counts[c.doc_id])
         )
     writer.commit()
     return IndexStore.load(root), time.perf_counter() - t0
@@ -57,7 +53,8 @@ def build_app_index(ctx, chunks, vectors, index_type: str):
 
 def raw_twin(store) -> faiss.Index:
     """The store's own FAISS file read with plain FAISS; its parameters must match the app's."""
-    from rag.store import VECTORS_FILE, index_params
+    from rag.faiss_index import index_params
+    from rag.store import VECTORS_FILE
 
     raw = faiss.read_index(str(store.version_dir / VECTORS_FILE))
     same = {k: v for k, v in index_params(raw).items() if k != "trained_on"}
@@ -102,8 +99,8 @@ def bench_app(ctx, chunks, vectors, q_texts, q_vectors, exact, st_model, recall)
     """Latency of the app's retrieval per index type vs raw FAISS on the same file."""
     from rag.config import Settings
     from rag.embeddings import Embedder
+    from rag.faiss_index import choose_index_type, faiss_id
     from rag.retrieval import make_retriever
-    from rag.store import choose_index_type, faiss_id
 
     n = len(chunks)
     settings = Settings()

@@ -2,7 +2,8 @@
 
 Modules, in data-flow order::
 
-    sets     load a question set (osa, squad2-dev, clapnq-dev or a .jsonl path) and its corpus
+    sets     load a question set (osa, squad2-dev, clapnq-dev or a .jsonl path) and its corpus;
+             one module per format in sets/formats/ registers its named sets
     systems  "ours" (RagPipeline, the code path of `rag ask`) and the LangChain baseline
     judge    support checks for citations: the local LLM as a yes/no judge, and a lexical check
     metrics  pure metric functions (retrieval, answer, citation, refusal, cost)

@@ -50,7 +50,7 @@ _DONT_KNOW = re.compile(r"\b(?:do\s*n[o']?t|does\s*n[o']?t|doesn't|don't)\s+know
 
 def baseline_refused(text: str) -> bool:
     """The baseline has no refusal logic; a reply saying it does not know counts as a refusal."""
-    from rag.pipeline import looks_like_refusal
+    from rag.prompt_safety import looks_like_refusal
 
     text = text.strip()
     return not text or looks_like_refusal(text) or bool(_DONT_KNOW.search(text))
@@ -182,12 +182,12 @@ class LangChainBaseline:
         from langchain_core.prompts import ChatPromptTemplate
         from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-        from rag.embeddings import EMBEDDERS, resolve_model_dir
+        from rag.embeddings import embedder_dir
         from rag.models import ensure_model
 
         s = self.settings
         embeddings = _langchain_embeddings_class()(
-            str(resolve_model_dir(EMBEDDERS[s.embedder])), s.embed_batch_size
+            str(embedder_dir(s.embedder)), s.embed_batch_size
         )
         splitter = RecursiveCharacterTextSplitter(
             chunk_size=s.chunk_size, chunk_overlap=s.chunk_overlap, add_start_index=True

@@ -1,4 +1,4 @@
-"""`rag eval`: the command-line entry of the evaluation harness (registered in rag/cli.py)."""
+"""`rag eval`: the command-line entry of the evaluation harness (added to `rag` by `rag_app`)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from rich.markup import escape
 from evals.paths import REPO_ROOT
 
 console = Console(stderr=True)
+app = typer.Typer()  # `rag_app` adds its `eval` command to the `rag` command
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -43,6 +44,7 @@ def _load_config(path: Path | None) -> dict:
     return data
 
 
+@app.command("eval")
 def eval_command(
     set_name: Annotated[
         str,

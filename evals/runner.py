@@ -282,7 +282,7 @@ def retrieve_one(pipe, q, k: int) -> dict:
     The top-k retrieval is timed (``retrieve_ms``, the pipeline's own timer); the
     top-10 ranking for the metrics is a second, untimed call, as in a full run.
     """
-    from rag.pipeline import clean_question
+    from rag.prompt_safety import clean_question
 
     query = clean_question(q.question)
     t0 = time.perf_counter()
@@ -396,6 +396,8 @@ def run_eval(
     log=print,
     resume: Path | None = None,
     reuse_baseline: Path | None = None,
+    generator=None,
+    replayed_from: dict | None = None,
 ) -> dict:
     """Run ``evalset`` through our pipeline (and the baseline), write the report to ``out_dir``.
 
@@ -403,7 +405,9 @@ def run_eval(
     questions it already asked (see ``load_previous``). ``reuse_baseline``: an earlier
     run's report directory whose baseline answers and scores are reused (only the
     settings the baseline reads must match), so that comparing a change to our
-    pipeline does not re-run the unchanged baseline.
+    pipeline does not re-run the unchanged baseline. ``generator`` replaces our
+    pipeline's model (`evals.replay` streams recorded drafts; ``replayed_from`` names
+    the run they come from).
     """
     if reuse_baseline is not None and resume is not None:
         raise EvalSetError("use either --resume or --reuse-baseline, not both")
@@ -440,7 +444,7 @@ def run_eval(
         )
         log(f"reusing {len(previous)} baseline answer(s) from {reuse_baseline}")
 
-    pipe = RagPipeline(eval_settings)
+    pipe = RagPipeline(eval_settings, generator=generator)
     systems: list[System] = [OursSystem(pipe)]
     base = None
     if baseline:
@@ -505,6 +509,7 @@ def run_eval(
         "git_commit": commit,
         "resumed_from": resumed_from,
         "baseline_from": baseline_from,
+        "replayed_from": replayed_from,
         "machine": {**machine_info(), "load_while_answering": load},
         "runtime_s": phases,
         "systems": list(records),

@@ -126,23 +126,17 @@ class OursSystem:
         The earlier turns' own rewrites happened in earlier turns of the chat and are
         not timed; the follow-up's rewrite is (``rewrite_ms``, and inside the total).
         """
-        conversation = self.conversation(history) if history else None
+        conversation = self.conversation(history)
         started = time.perf_counter()
-        search_query, method, rewrite_ms = None, "none", 0.0
-        if conversation is not None:
-            rewrite = conversation.rewrite(question.strip())
-            search_query = rewrite.search_query
-            method = rewrite.method
-            rewrite_ms = round((time.perf_counter() - started) * 1000, 1)
+        follow_up = conversation.follow_up(question.strip())  # the chat's own flow
+        rewrite_ms = round((time.perf_counter() - started) * 1000, 1)
         first = last = None
-        final = None
-        for event in self.pipeline.stream(question, search_query=search_query):
+        for event in follow_up.events():
             if event.kind == "token":
                 last = time.perf_counter()
                 first = first or last
-            else:
-                final = event.answer
         ended = time.perf_counter()
+        final = follow_up.answer
         retrieved = [Passage(c.chunk_id, c.source, c.text, c.score) for c in final.retrieved]
         sentences = [] if final.refused else [(s.text, list(s.citations)) for s in final.sentences]
         usage = final.usage or {}
@@ -162,18 +156,18 @@ class OursSystem:
                 usage.get("prompt_tokens", 0),
                 usage.get("completion_tokens", 0),
             )
-            | ({"rewrite_ms": rewrite_ms} if conversation is not None else {})
+            | ({"rewrite_ms": rewrite_ms} if history else {})
             # when the evidence was shown, and what the judge cost (pipeline clock)
             | {k: final.timings[k] for k in ("evidence_ms", "judge_ms") if k in final.timings},
-            search_query=search_query,
-            rewrite_method=method,
+            search_query=follow_up.rewrite.search_query,
+            rewrite_method=follow_up.rewrite.method,
             context_text="\n".join(s.text for s in final.context),
             confidence=final.confidence,
             signals=dict(final.signals),
         )
 
     def ranked(self, question: str, k: int) -> list[Passage]:
-        from rag.pipeline import clean_question
+        from rag.prompt_safety import clean_question
 
         hits = self.pipeline.retrieve(clean_question(question), k)
         return [Passage(h.chunk.chunk_id, h.chunk.source, h.chunk.text, h.score) for h in hits]

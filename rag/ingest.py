@@ -18,9 +18,11 @@ from tqdm import tqdm
 from rag.chunking import chunk_document, doc_id_for
 from rag.config import Settings
 from rag.embeddings import Embedder
+from rag.index_writer import IndexWriter, index_lock
+from rag.jsonl import source_file
 from rag.loaders import MAX_FILE_BYTES, Skipped, iter_documents
-from rag.store import IndexStore, IndexStoreError, IndexWriter, Manifest, index_lock
-from rag.types import Chunk, Document
+from rag.store import IndexStore, IndexStoreError, Manifest
+from rag.types import Chunk, DocumentInfo
 
 
 class SettingsChanged(IndexStoreError):
@@ -60,6 +62,20 @@ def embedding_text(chunk: Chunk) -> str:
     return f"{chunk.title}\n{chunk.text}" if chunk.title else chunk.text
 
 
+@dataclass
+class IngestPlan:
+    """What one run changes: documents to (re-)embed and documents to drop."""
+
+    manifest: Manifest
+    previous: IndexStore | None
+    to_add: list = field(default_factory=list)  # Document or DocumentInfo
+    replace_ids: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.to_add or self.replace_ids) and self.previous is not None
+
+
 def ingest(
     paths: Iterable[Path],
     settings: Settings,
@@ -76,82 +92,14 @@ def ingest(
     report = IngestReport()
     root = settings.index_dir
     with index_lock(root, wait_seconds=lock_wait_seconds):
-        previous = IndexStore.load(root) if IndexStore.exists(root) and not rebuild else None
-        wanted = Manifest(
-            embedder=settings.embedder,
-            dim=(embedder or Embedder(settings.embedder)).dim,
-            chunking=chunking_settings(settings),
-        )
-        if previous is not None:
-            _check_compatible(previous.manifest, wanted, root)
-            manifest = previous.manifest
-        else:
-            manifest = wanted
-
-        known = manifest.documents
-        to_add: list[Document] = []
-        replace_ids: list[str] = []
-        seen_sources: dict[str, str] = {}  # source -> content hash in this run
-        candidates: list[tuple[Document, dict | None]] = []  # new or changed documents
-        for item in iter_documents(paths, max_bytes=max_file_bytes):
-            if isinstance(item, Skipped):
-                report.skipped.append(item)
-                if on_skip:
-                    on_skip(item)
-                continue
-            if item.source in seen_sources:
-                continue  # the same file reached twice (overlapping paths)
-            seen_sources[item.source] = item.content_hash
-            info = known.get(doc_id_for(item.source))
-            if info and info["content_hash"] == item.content_hash:
-                report.unchanged.append(item.source)
-                continue
-            candidates.append((item, info))
-
-        def gone(source: str) -> bool:
-            return prune and source not in seen_sources and not Path(source).exists()
-
-        # Duplicates are judged against what the index holds after this run: a
-        # known document counts only if it keeps its content (not changed, not
-        # pruned), so a renamed or copied-then-edited file is not lost.
-        by_hash: dict[str, str] = {}
-        for info in known.values():
-            source = info["source"]
-            if seen_sources.get(source, info["content_hash"]) == info["content_hash"]:
-                if not gone(source):
-                    by_hash.setdefault(info["content_hash"], source)
-        for item, info in candidates:
-            doc_id = doc_id_for(item.source)
-            twin = by_hash.get(item.content_hash)
-            if twin and twin != item.source:
-                skip = Skipped(item.source, f"duplicate of {twin} (same content), indexed once")
-                report.skipped.append(skip)
-                if on_skip:
-                    on_skip(skip)
-                if info:  # its old content must not stay indexed
-                    replace_ids.append(doc_id)
-                    report.removed.append(item.source)
-                continue
-            by_hash[item.content_hash] = item.source
-            (report.updated if info else report.added).append(item.source)
-            if info:
-                replace_ids.append(doc_id)
-            to_add.append(item)
-
-        if prune:
-            for doc_id, info in list(known.items()):
-                if gone(info["source"]):
-                    replace_ids.append(doc_id)
-                    report.removed.append(info["source"])
-
-        if not (to_add or replace_ids) and previous is not None:
-            report.total_chunks = manifest.chunk_count
-            report.seconds = time.perf_counter() - started
-            previous.close()
-            return report
+        dim = (embedder or Embedder(settings.embedder)).dim
+        items = iter_documents(paths, max_bytes=max_file_bytes)
+        plan = plan_ingest(items, settings, dim, rebuild, prune, report, on_skip)
+        if plan.empty:
+            return finish_unchanged(plan, report, started)
 
         chunks: list[Chunk] = []
-        for document in to_add:
+        for document in plan.to_add:
             chunks.extend(chunk_document(document, settings.chunk_size, settings.chunk_overlap))
         embedder = embedder or Embedder(
             settings.embedder, settings.embed_batch_size, cache=settings.model_cache
@@ -161,34 +109,136 @@ def ingest(
         t0 = time.perf_counter()
         vectors = embed_chunks(embedder, chunks, progress)
         report.embed_seconds = time.perf_counter() - t0
-
-        writer = IndexWriter(root, manifest, previous, settings.index_type)
-        try:
-            report.chunks_removed = writer.remove_documents(replace_ids)
-            writer.add_chunks(chunks, vectors)
-            counts: dict[str, int] = {}
-            for c in chunks:
-                counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
-            for document in to_add:
-                manifest.documents[doc_id_for(document.source)] = {
-                    "source": document.source,
-                    "title": document.title,
-                    "content_hash": document.content_hash,
-                    "chunks": counts.get(doc_id_for(document.source), 0),
-                    "pages": len(document.page_starts) or None,
-                    "chars": len(document.text),
-                }
-            writer.commit()
-        except BaseException:
-            writer.abort()
-            raise
-        finally:
-            if previous is not None:
-                previous.close()
-        report.chunks_added = len(chunks)
-        report.total_chunks = manifest.chunk_count
+        plan.to_add = [DocumentInfo.of(d) for d in plan.to_add]
+        write_index(plan, settings, [(chunks, vectors)], report)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def plan_ingest(
+    items: Iterable,
+    settings: Settings,
+    dim: int,
+    rebuild: bool,
+    prune: bool,
+    report: IngestReport,
+    on_skip: Callable[[Skipped], None] | None = None,
+) -> IngestPlan:
+    """Open the index and decide, from the documents found, what this run changes.
+
+    ``items`` are `Document`s, `DocumentInfo`s (only source and content hash are
+    read) and `Skipped` files, in discovery order. Called with the index lock held.
+    """
+    root = settings.index_dir
+    previous = IndexStore.load(root) if IndexStore.exists(root) and not rebuild else None
+    wanted = Manifest(embedder=settings.embedder, dim=dim, chunking=chunking_settings(settings))
+    if previous is not None:
+        try:
+            _check_compatible(previous.manifest, wanted, root)
+        except SettingsChanged:
+            previous.close()
+            raise
+    plan = IngestPlan(previous.manifest if previous is not None else wanted, previous)
+    known = plan.manifest.documents
+    seen_sources: dict[str, str] = {}  # source -> content hash in this run
+    candidates: list[tuple[object, DocumentInfo | None]] = []  # new or changed documents
+    for item in items:
+        if isinstance(item, Skipped):
+            report.skipped.append(item)
+            if on_skip:
+                on_skip(item)
+            continue
+        if item.source in seen_sources:
+            continue  # the same file reached twice (overlapping paths)
+        seen_sources[item.source] = item.content_hash
+        info = known.get(doc_id_for(item.source))
+        if info and info.content_hash == item.content_hash:
+            report.unchanged.append(item.source)
+            continue
+        candidates.append((item, info))
+
+    read_files = {source_file(s) for s in seen_sources}
+
+    def gone(source: str) -> bool:
+        if not prune or source in seen_sources:
+            return False
+        file = source_file(source)  # a collection member is gone when its file was read
+        return not file.exists() or (str(file) != source and file in read_files)
+
+    # Duplicates are judged against what the index holds after this run: a
+    # known document counts only if it keeps its content (not changed, not
+    # pruned), so a renamed or copied-then-edited file is not lost.
+    by_hash: dict[str, str] = {}
+    for info in known.values():
+        source = info.source
+        if seen_sources.get(source, info.content_hash) == info.content_hash:
+            if not gone(source):
+                by_hash.setdefault(info.content_hash, source)
+    for item, info in candidates:
+        doc_id = doc_id_for(item.source)
+        twin = by_hash.get(item.content_hash)
+        if twin and twin != item.source:
+            skip = Skipped(item.source, f"duplicate of {twin} (same content), indexed once")
+            report.skipped.append(skip)
+            if on_skip:
+                on_skip(skip)
+            if info:  # its old content must not stay indexed
+                plan.replace_ids.append(doc_id)
+                report.removed.append(item.source)
+            continue
+        by_hash[item.content_hash] = item.source
+        (report.updated if info else report.added).append(item.source)
+        if info:
+            plan.replace_ids.append(doc_id)
+        plan.to_add.append(item)
+
+    if prune:
+        for doc_id, info in list(known.items()):
+            if gone(info.source):
+                plan.replace_ids.append(doc_id)
+                report.removed.append(info.source)
+    return plan
+
+
+def finish_unchanged(plan: IngestPlan, report: IngestReport, started: float) -> IngestReport:
+    """The report of a run that found nothing to change."""
+    report.total_chunks = plan.manifest.chunk_count
+    report.seconds = time.perf_counter() - started
+    if plan.previous is not None:
+        plan.previous.close()
+    return report
+
+
+def write_index(
+    plan: IngestPlan,
+    settings: Settings,
+    batches: Iterable[tuple[list[Chunk], object]],
+    report: IngestReport,
+) -> None:
+    """Write a new index version: the plan's removals, then ``batches`` of
+    (chunks, vectors), then the manifest entries of ``plan.to_add`` (`DocumentInfo`s);
+    commit atomically, or leave the current version untouched on any error."""
+    manifest = plan.manifest
+    writer = IndexWriter(settings.index_dir, manifest, plan.previous, settings.index_type)
+    try:
+        report.chunks_removed = writer.remove_documents(plan.replace_ids)
+        counts: dict[str, int] = {}
+        for chunks, vectors in batches:
+            writer.add_chunks(chunks, vectors)
+            for c in chunks:
+                counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
+            report.chunks_added += len(chunks)
+        for info in plan.to_add:
+            doc_id = doc_id_for(info.source)
+            manifest.documents[doc_id] = info.with_chunks(counts.get(doc_id, 0))
+        writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
+    finally:
+        if plan.previous is not None:
+            plan.previous.close()
+    report.total_chunks = manifest.chunk_count
 
 
 def remove_documents(
@@ -204,7 +254,7 @@ def remove_documents(
         ids = [i for i in dict.fromkeys(map(doc_id_for, sources)) if i in manifest.documents]
         try:
             if ids:
-                report.removed = [manifest.documents[i]["source"] for i in ids]
+                report.removed = [manifest.documents[i].source for i in ids]
                 writer = IndexWriter(root, manifest, previous, settings.index_type)
                 try:
                     report.chunks_removed = writer.remove_documents(ids)
@@ -240,10 +290,11 @@ def _check_compatible(have: Manifest, want: Manifest, root: Path) -> None:
     if have.embedder != want.embedder or have.dim != want.dim:
         raise SettingsChanged(
             f"the index in {root}/ was built with embedder {have.embedder} (dim {have.dim}), "
-            f"not {want.embedder} (dim {want.dim}); rebuild it with `rag ingest --rebuild`"
+            f"not {want.embedder} (dim {want.dim})",
+            "rag ingest --rebuild",
         )
     if have.chunking != want.chunking:
         raise SettingsChanged(
-            f"the index in {root}/ was built with chunking {have.chunking}, "
-            f"now {want.chunking}; rebuild it with `rag ingest --rebuild`"
+            f"the index in {root}/ was built with chunking {have.chunking}, now {want.chunking}",
+            "rag ingest --rebuild",
         )

@@ -1,4 +1,5 @@
-"""Turn files into `Document`s: .txt, .md, .html/.htm, .pdf, .docx.
+"""Turn files into `Document`s: .txt, .md, .html/.htm, .pdf, .docx (and, in
+`rag.jsonl`, collections with one document per line: .jsonl, .jsonl.gz).
 
 Each loader returns clean text plus page starts (PDF). Problems raise
 `LoadError` with a short, specific reason; `iter_documents` turns those into
@@ -101,17 +102,33 @@ def iter_documents(
     for file in discover_files(paths):
         if isinstance(file, Skipped):
             yield file
-            continue
-        try:
-            document = load_document(file, max_bytes=max_bytes)
-            if file.parent not in titles:
-                titles[file.parent] = read_manifest_titles(file.parent)
-            document.title = titles[file.parent].get(file.name) or document.title
-            yield document
-        except LoadError as exc:
-            yield Skipped(display_path(file), str(exc))
-        except Exception as exc:  # a parser bug must not stop the batch
-            yield Skipped(display_path(file), f"unreadable ({type(exc).__name__}: {exc})")
+        else:
+            yield from load_file(file, max_bytes, titles)
+
+
+def load_file(
+    file: Path, max_bytes: int = MAX_FILE_BYTES, titles: dict[Path, dict[str, str]] | None = None
+) -> Iterator[Document | Skipped]:
+    """The documents of one file: one, or one per line of a `.jsonl(.gz)` collection.
+
+    ``titles`` caches each folder's ``MANIFEST.tsv`` titles between calls.
+    """
+    from rag.jsonl import is_jsonl, iter_jsonl_documents
+
+    titles = {} if titles is None else titles
+    try:
+        if is_jsonl(file):
+            yield from iter_jsonl_documents(file, max_bytes)
+            return
+        document = load_document(file, max_bytes=max_bytes)
+        if file.parent not in titles:
+            titles[file.parent] = read_manifest_titles(file.parent)
+        document.title = titles[file.parent].get(file.name) or document.title
+        yield document
+    except LoadError as exc:
+        yield Skipped(display_path(file), str(exc))
+    except Exception as exc:  # a parser bug must not stop the batch
+        yield Skipped(display_path(file), f"unreadable ({type(exc).__name__}: {exc})")
 
 
 def discover_files(paths: Iterable[Path]) -> Iterator[Path | Skipped]:

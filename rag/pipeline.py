@@ -9,199 +9,52 @@ calibrated abstention (rag/calibration.py) -> answer or refusal with its reason.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-import re
 import time
-import unicodedata
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
-from rag.calibration import Calibration
+from rag.calibration import Calibration, answer_signals
 from rag.checks import (
     ANSWER_CHECKS,
     CLAIM_CHECKS,
     Claim,
-    Draft,
-    evidence_text,
+    closest_sentences,
     first_failure,
     make_draft,
     words_in_evidence,
 )
-from rag.chunking import sentence_spans
-from rag.citations import content_words, with_markers
+from rag.citations import with_markers
 from rag.config import Settings
 from rag.context import select_context
+from rag.drafting import ContextOverflow, Reply, StreamEvent, stream_draft
 from rag.embeddings import Embedder
 from rag.evidence import (
-    EvidenceReader,
     evidence_schema,
     format_numbered_passages,
     number_context,
+    whole_passages,
 )
 from rag.generation import Generator, LlamaCppGenerator
 from rag.judge import Judge
 from rag.models import MODELS, ensure_model
-from rag.prompting import EVIDENCE_PROMPT, REFUSAL_TEXT, build_evidence_messages
+from rag.prompt_safety import (
+    clean_question,
+    defuse_control_tokens,
+    looks_like_refusal,
+    prompt_safe_hits,
+    prompt_safe_text,
+)
+from rag.prompting import REFUSAL_TEXT, build_evidence_messages
 from rag.retrieval import DenseRetriever, make_retriever
 from rag.store import IndexStore
 from rag.types import Answer, AnswerSentence, Citation, ContextSentence, Hit
-
-_REFUSAL_PATTERNS = re.compile(
-    r"(documents?|passages?|context|texts?|sources?|information)\s+(provided\s+)?"
-    r"(do|does|did)\s*(not|n't)\s+(explicitly\s+)?"
-    r"(say|state|contain|mention|provide|specify|include|answer)"
-    r"|not\s+(explicitly\s+|directly\s+|clearly\s+)?(stated|mentioned|specified|provided|found|given)"
-    r"\s+in\s+the"
-    r"|no\s+(relevant\s+)?information\s+(about|on|regarding)"
-    r"|(cannot|can't|unable\s+to)\s+(answer|find|determine)",
-    re.IGNORECASE,
-)
-
-
-def looks_like_refusal(text: str) -> bool:
-    """True when the model itself says the passages lack the answer."""
-    return bool(_REFUSAL_PATTERNS.search(text))
-
-
-def clean_question(question: str) -> str:
-    """Drop control characters and collapse whitespace."""
-    kept = "".join(
-        ch if unicodedata.category(ch)[0] != "C" else " " for ch in question.replace("\t", " ")
-    )
-    return " ".join(kept.split())
-
-
-# -- prompt hygiene ------------------------------------------------------------------
-# llama.cpp tokenizes the rendered chat prompt with special tokens enabled, so text
-# such as "<|im_end|><|im_start|>system" inside a passage would open a real system
-# turn. Chat-template control markup is defused (look-alike characters) before
-# passages, titles and the question enter the prompt.
-_ROLE_MARKUP = r"<\|[^<>|\n]{0,40}\|>|\[/?INST\]|<</?SYS>>|<(?:start|end)_of_turn>"
-_CONTROL_TOKENS = re.compile(_ROLE_MARKUP + r"|</?s>|<(?:bos|eos|pad|unk)>", re.IGNORECASE)
-_DEFUSE = str.maketrans({"<": "\u2039", ">": "\u203a", "|": "\u00a6", "[": "(", "]": ")"})
-
-# Sentences of a passage that address the model rather than the reader ("ignore the
-# previous instructions", "reveal your system prompt", "you are now ...") are masked in
-# the prompt (the user still sees the full passage in the sources). The rules already
-# say passages are data; masking means a small model cannot obey what it never sees.
-_INJECTION = re.compile(
-    r"\b(?:ignore|disregard|forget|override|bypass)\s+(?:\w+\s+){0,3}?"
-    r"(?:previous|prior|above|earlier|preceding|original|system|your|all)\s+"
-    r"(?:instructions?|prompts?|directives|rules|guidelines|messages)\b"
-    r"|\bforget\s+(?:everything|all)\s+(?:above|before|you\s+were\s+told)\b"
-    r"|\b(?:reveal|print|show|repeat|output|display|leak|recite|dump|tell\s+me)\b"
-    r"[^.!?\n]{0,30}?\b(?:system\s+prompt|your\s+(?:\w+\s+)?(?:instructions|rules|prompt)"
-    r"|(?:hidden|initial|original|secret)\s+(?:instructions|rules|prompt))\b"
-    r"|\byou\s+are\s+now\s+(?:a|an|in|the|DAN|free|unrestricted)\b"
-    r"|\bnew\s+(?:instructions?|rules?)\s*:|\bjailbreak|\bDAN\s+mode\b"
-    r"|(?:^|\n)[ \t]*(?:#+[ \t]*)?(?-i:System|Assistant|Developer)[ \t]*(?:prompt|message)?[ \t]*:"
-    r"|(?<!\w )\b(?-i:SYSTEM|ASSISTANT|DEVELOPER)(?:[ \t]+(?-i:PROMPT|MESSAGE))?[ \t]*:"
-    r"|\b(?:AI|language\s+model|assistant|chatbot|LLM)s?\s*(?:reading\s+this|[,:])\s*"
-    r"(?:you\s+(?:must|should|will|are\s+to)|must|should)\b"
-    r"|\b(?:AI|assistant|chatbot|language\s+model|LLM)\s+(?:must|should|shall|will\s+now)\s+"
-    r"(?:answer|reply|respond|say|output|print|ignore|reveal|refuse)\b"
-    r"|\bif\s+you\s+are\s+an?\s+(?:AI|language\s+model|assistant|chatbot|LLM)\b"
-    r"|\b(?:respond|reply|answer)\s+only\s+(?:in|with)\b"
-    r"|\b(?:to|in|at\s+the\s+end\s+of)\s+(?:every|each|all)\s+(?:of\s+your\s+)?"
-    r"(?:answers?|responses?|replies)\b"
-    r"|" + _ROLE_MARKUP,  # a sentence holding chat-template role markup is an injection
-    re.IGNORECASE,
-)
-MASKED_TEXT = "[instruction-like text removed]"
-
-
-def defuse_control_tokens(text: str) -> str:
-    """Make chat-template control tokens inert: "<|im_start|>" -> "‹¦im_start¦›"."""
-    return _CONTROL_TOKENS.sub(lambda m: m.group(0).translate(_DEFUSE), text)
-
-
-def mask_injections(text: str, keep_offsets: bool = False) -> str:
-    """Replace sentences that give instructions to the model with a short marker
-    (or, with ``keep_offsets``, with spaces, so offsets into the text stay valid)."""
-    if not _INJECTION.search(text):
-        return text
-    out, cursor = [], 0
-    for span in sentence_spans(text):
-        if _INJECTION.search(text[span.start : span.end]):
-            blank = " " * (span.end - span.start) if keep_offsets else MASKED_TEXT
-            out.append(text[cursor : span.start] + blank)
-            cursor = span.end
-    out.append(text[cursor:])
-    return "".join(out)
-
-
-def prompt_safe_text(text: str) -> str:
-    """``text`` as the model may read it, offsets unchanged: injected instructions
-    blanked, chat-template control tokens defused (one character for one)."""
-    return defuse_control_tokens(mask_injections(text, keep_offsets=True))
-
-
-def prompt_safe_hits(hits: list[Hit]) -> list[Hit]:
-    """Copies of ``hits`` as the model sees them: injections masked, control tokens
-    defused, titles on one line and unable to open or close a passage fence."""
-    safe = []
-    for hit in hits:
-        chunk = hit.chunk
-        title = " ".join(defuse_control_tokens(mask_injections(chunk.title)).split())
-        title = title.replace("<<<", "< < <").replace(">>>", "> > >")[:300]
-        text = defuse_control_tokens(mask_injections(chunk.text))
-        safe.append(Hit(dataclasses.replace(chunk, title=title, text=text), hit.score, hit.rank))
-    return safe
-
-
-def _shingles(text: str, n: int = 8) -> set[tuple[str, ...]]:
-    words = re.findall(r"[a-z0-9]+", text.lower())
-    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
-
-
-_PROMPT_SHINGLES = _shingles(EVIDENCE_PROMPT)
-
-
-def leaks_system_prompt(text: str) -> bool:
-    """True when ``text`` repeats any 8 consecutive words of the system prompt."""
-    return bool(_shingles(text) & _PROMPT_SHINGLES)
-
-
-def _context_overflow(exc: BaseException) -> bool:
-    """llama.cpp's error for a prompt longer than the context window."""
-    return isinstance(exc, ValueError) and "context window" in str(exc)
-
-
-class ContextOverflow(Exception):
-    """The prompt does not fit the model's context window."""
-
-
-@dataclass
-class _Reply:
-    """One evidence-first reply as streamed: raw JSON text, named ids, answer text."""
-
-    text: str
-    evidence: list[str]
-    answer: str
-    shown: bool  # some of the answer was streamed
-    leaked: bool  # stopped: it repeated the system prompt
 
 
 def _header(hit: Hit) -> str:
     """A passage's header in the prompt: its title (with date) and page."""
     return hit.chunk.title + (f", page {hit.chunk.page}" if hit.chunk.page else "")
-
-
-@dataclass
-class StreamEvent:
-    """A piece of a streamed answer: ``evidence``, then ``token`` text, then ``answer``.
-
-    The ``evidence`` event carries the context sentences the model named, before
-    it writes the answer (the UI highlights them at once).
-    """
-
-    kind: str  # "evidence" | "token" | "answer"
-    text: str = ""
-    answer: Answer | None = None
-    evidence: list[ContextSentence] | None = None
 
 
 class RagPipeline:
@@ -351,7 +204,13 @@ class RagPipeline:
             yield finish(answer)
             return
         context = select_context(
-            query, candidates, self.embedder, settings.context_chars, settings.top_k
+            query,
+            candidates,
+            self.embedder,
+            settings.context_chars,
+            settings.top_k,
+            semantic_weight=settings.context_semantic_weight,
+            score_drop=settings.context_score_drop,
         )
         timings["retrieve_ms"] = round((time.perf_counter() - t0) * 1000, 1)
         hits = [c.hit for c in context]  # full passages, numbered as in the prompt
@@ -366,7 +225,7 @@ class RagPipeline:
         schema = evidence_schema([s.id for s in numbered])
         usage = {"prompt_tokens": 0, "completion_tokens": 0}
 
-        def refuse(reason: str, reply: _Reply | None = None, sentences=None) -> StreamEvent:
+        def refuse(reason: str, reply: Reply | None = None, sentences=None) -> StreamEvent:
             answer = self._refusal(
                 question, reason, timings, retrieved, raw=reply.text if reply else "", usage=usage
             )
@@ -377,7 +236,9 @@ class RagPipeline:
             return finish(answer)
 
         try:
-            reply = yield from self._draft(messages, schema, numbered, usage, timings, started)
+            reply = yield from stream_draft(
+                self.generator, settings, messages, schema, numbered, usage, timings, started
+            )
         except ContextOverflow as exc:
             yield refuse(
                 "the question and passages do not fit the model's context window "
@@ -392,16 +253,20 @@ class RagPipeline:
             return
 
         # check: claims against the sentences the model named, then the whole draft
-        draft = make_draft(reply.answer, reply.evidence, numbered, query)
+        passages = whole_passages(context, clean=prompt_safe_text)
+        draft = make_draft(reply.answer, reply.evidence, numbered, query, passages)
         named = [s for s in numbered if s.id in set(reply.evidence)]
-        sentences = [self._checked(query, claim) for claim in draft.claims]
+        sentences = [self._checked(query, claim, numbered) for claim in draft.claims]
         supported = [s for s in sentences if s.supported]
+        # the sentences the answer rests on: named, and any a claim was re-checked on
+        found = {i for s in supported for i in s.evidence_ids} - set(reply.evidence)
+        named += [s for s in numbered if s.id in found]
         reason = first_failure(self.answer_checks, query, draft, named)
         if reason is None and not supported:
             reason = "no sentence of the drafted answer is supported by its evidence: " + (
                 sentences[0].reason if sentences else "it is empty"
             )
-        signals = self._signals(query, candidates, draft, named, sentences)
+        signals = answer_signals(query, [h.score for h in candidates], named, sentences)
         if reason is None and self.judge is not None:
             t_judge = time.perf_counter()
             signals.update(self.judge.signals(query, draft, named))
@@ -448,9 +313,22 @@ class RagPipeline:
         )
         yield finish(answer)
 
-    def _checked(self, question: str, claim: Claim) -> AnswerSentence:
-        """A claim as an answer sentence: supported unless a claim check fails."""
+    def _checked(
+        self, question: str, claim: Claim, context: list[ContextSentence]
+    ) -> AnswerSentence:
+        """A claim as an answer sentence: supported unless a claim check fails.
+
+        A claim its named evidence does not support is re-checked, with
+        ``Settings.reground_claims``, against the closest single sentence the model
+        read (a small model often names a neighbour of the sentence it used); it is
+        supported only if every claim check passes on that one sentence.
+        """
         reason = first_failure(self.claim_checks, question, claim, claim.evidence)
+        if reason and self.settings.reground_claims:
+            for sentence in closest_sentences(claim, context, question):
+                if first_failure(self.claim_checks, question, claim, [sentence]) is None:
+                    claim, reason = Claim(claim.text, [sentence.n], [sentence]), None
+                    break
         spans: dict[int, tuple[int, int]] = {}
         for s in claim.evidence:
             spans.setdefault(s.n, (s.start, s.end))
@@ -463,101 +341,6 @@ class RagPipeline:
             evidence_ids=[s.id for s in claim.evidence],
             reason=reason,
         )
-
-    def _signals(
-        self,
-        question: str,
-        candidates: list[Hit],
-        draft: Draft,
-        named: list[ContextSentence],
-        sentences: list[AnswerSentence],
-    ) -> dict[str, float]:
-        """What the calibrated abstention reads (rag/calibration.py), for every answer."""
-        scores = sorted((h.score for h in candidates), reverse=True)
-        asked = set(content_words(question))
-        found = set(content_words(evidence_text(named)))
-        return {
-            "best_cosine": round(scores[0], 4) if scores else 0.0,
-            "cosine_margin": round(scores[0] - scores[1], 4) if len(scores) > 1 else 0.0,
-            "question_coverage": round(len(asked & found) / len(asked), 4) if asked else 1.0,
-            "unsupported_share": round(
-                sum(not s.supported for s in sentences) / max(1, len(sentences)), 4
-            ),
-            "evidence_count": float(len(named)),
-            "top_passage_cited": float(any(s.n == 1 for s in named)),
-        }
-
-    def _draft(
-        self,
-        messages: list[dict],
-        schema: dict,
-        numbered: list[ContextSentence],
-        usage: dict,
-        timings: dict,
-        started: float,
-    ) -> Iterator[StreamEvent]:
-        """Stream one evidence-first reply: an evidence event, then answer tokens.
-
-        The evidence is shown as soon as the model has named it. An empty evidence
-        list ends the reply at once (a refusal: nothing else is worth decoding).
-        Answer text that could still become the refusal sentence is held back, so a
-        refusal is never shown half-written. Stops if the reply repeats the prompt.
-        """
-        settings = self.settings
-        generator = self.generator
-        reader = EvidenceReader()
-        held = ""
-        shown = leaked = stopped = False
-        stream = generator.stream_chat(
-            messages, settings.max_tokens, settings.temperature, schema=schema
-        )
-        try:
-            for token in stream:
-                evidence_before = reader.evidence
-                new = reader.feed(token)
-                if evidence_before is None and reader.evidence is not None:
-                    if not reader.evidence:
-                        stopped = True
-                        break
-                    named = set(reader.evidence)
-                    timings["evidence_ms"] = round((time.perf_counter() - started) * 1000, 1)
-                    yield StreamEvent("evidence", evidence=[s for s in numbered if s.id in named])
-                if leaks_system_prompt(reader.answer):
-                    leaked = True  # stop at once: the rest is not streamed either
-                    break
-                if not new:
-                    continue
-                if len(sentence_spans(reader.answer)) > settings.max_answer_sentences:
-                    # the model runs on (greedy repetition): keep the first sentences only
-                    kept = sentence_spans(reader.answer)[settings.max_answer_sentences - 1]
-                    reader.answer = reader.answer[: kept.end]
-                    stopped = True
-                    break
-                if not timings["first_token_ms"]:
-                    timings["first_token_ms"] = round((time.perf_counter() - started) * 1000, 1)
-                held += new
-                if not shown and REFUSAL_TEXT.startswith(reader.answer.strip()):
-                    continue
-                shown = True
-                yield StreamEvent("token", text=held)
-                held = ""
-        except ValueError as exc:
-            if reader.text or not _context_overflow(exc):
-                raise
-            raise ContextOverflow(str(exc)) from exc
-        finally:
-            close = getattr(stream, "close", None)
-            if close is not None:
-                close()  # releases the generator's lock when we stopped early
-        if leaked or stopped or not reader.done:  # stopped early: its stats are not this call's
-            usage["completion_tokens"] += len(reader.text) // 4
-        else:
-            stats = generator.last_stats
-            usage["prompt_tokens"] += stats.prompt_tokens
-            usage["completion_tokens"] += stats.completion_tokens
-        if leaked:  # what repeats the instructions is kept nowhere
-            return _Reply("", [], "", shown, leaked)
-        return _Reply(reader.text, reader.evidence or [], reader.answer.strip(), shown, leaked)
 
     def _refusal(
         self,

@@ -15,6 +15,7 @@ import re
 
 import numpy as np
 
+from rag.config import Retrieval, Settings
 from rag.embeddings import Embedder
 from rag.store import IndexStore
 from rag.types import Hit
@@ -178,20 +179,18 @@ class HybridRetriever(DenseRetriever):
         return self._hits(top, cosine)
 
 
-def make_retriever(store: IndexStore, embedder: Embedder, settings) -> DenseRetriever:
-    """The retriever named by ``settings.retrieval`` ("dense" or "hybrid")."""
-    if settings.retrieval == "hybrid":
-        return HybridRetriever(
-            store,
-            embedder,
-            dense_weight=settings.dense_weight,
-            bm25_weight=settings.bm25_weight,
-            candidates=settings.candidates,
-            mmr_lambda=settings.mmr_lambda,
-            date_weight=settings.date_weight,
+def make_retriever(store: IndexStore, embedder: Embedder, settings: Settings) -> DenseRetriever:
+    """The retriever named by ``settings.retrieval``."""
+    if settings.retrieval == Retrieval.DENSE:
+        return DenseRetriever(
+            store, embedder, mmr_lambda=settings.mmr_lambda, candidates=settings.candidates
         )
-    if settings.retrieval != "dense":
-        raise ValueError(f"retrieval must be 'dense' or 'hybrid', got {settings.retrieval!r}")
-    return DenseRetriever(
-        store, embedder, mmr_lambda=settings.mmr_lambda, candidates=settings.candidates
+    return HybridRetriever(
+        store,
+        embedder,
+        dense_weight=settings.dense_weight,
+        bm25_weight=settings.bm25_weight,
+        candidates=settings.candidates,
+        mmr_lambda=settings.mmr_lambda,
+        date_weight=settings.date_weight,
     )

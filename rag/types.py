@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 
 
 @dataclass
@@ -30,6 +30,39 @@ class Document:
             else:
                 break
         return page
+
+
+@dataclass
+class DocumentInfo:
+    """What the index manifest records about a document (its text is not kept)."""
+
+    source: str
+    title: str
+    content_hash: str
+    pages: int | None = None
+    chars: int = 0
+    chunks: int = 0  # passages indexed (set when written)
+
+    @classmethod
+    def of(cls, document: Document) -> DocumentInfo:
+        return cls(
+            document.source,
+            document.title,
+            document.content_hash,
+            len(document.page_starts) or None,
+            len(document.text),
+        )
+
+    def with_chunks(self, chunks: int) -> DocumentInfo:
+        return replace(self, chunks=chunks)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> DocumentInfo:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
 
 
 @dataclass
@@ -111,6 +144,11 @@ class AnswerSentence:
         d["evidence"] = {str(k): list(v) for k, v in self.evidence.items()}
         return d
 
+    @classmethod
+    def from_dict(cls, data: dict) -> AnswerSentence:
+        evidence = {int(k): (int(v[0]), int(v[1])) for k, v in data["evidence"].items()}
+        return cls(**{**data, "evidence": evidence})
+
 
 @dataclass
 class Answer:
@@ -159,3 +197,21 @@ class Answer:
             "confidence": self.confidence,
             "signals": self.signals,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Answer:
+        """The answer `to_dict` wrote (its ``evidence`` sentences become their ids)."""
+        return cls(
+            **{k: data[k] for k in _ANSWER_FIELDS},
+            citations=[Citation(**c) for c in data["citations"]],
+            sentences=[AnswerSentence.from_dict(s) for s in data["sentences"]],
+            retrieved=[Citation(**c) for c in data["retrieved"]],
+            context=[ContextSentence(**c) for c in data["context"]],
+            evidence=[e["id"] for e in data["evidence"]],
+        )
+
+
+_ANSWER_FIELDS = (  # the plain fields of an `Answer` dict
+    "question", "answer", "refused", "timings", "model", "raw_answer", "refusal_reason",
+    "standalone_question", "usage", "confidence", "signals",
+)  # fmt: skip

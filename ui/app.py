@@ -1,8 +1,8 @@
-"""The browser chat UI: Gradio wiring over `rag.pipeline`, with handlers kept testable.
+"""The browser chat UI: Gradio layout and wiring over `rag.pipeline`.
 
-`ChatUI` holds the event handlers as plain methods (data in, data out) so unit
-tests call them without a browser; `build_app` only lays out components and
-connects events; `serve` adds the queue and launches. Run it with::
+`ui.handlers.ChatUI` holds the event handlers as plain methods (data in, named
+results out) so unit tests call them without a browser; `build_app` only lays out
+components and connects events; `serve` adds the queue and launches. Run it with::
 
     rag serve                      # http://127.0.0.1:7860
     rag serve --host 0.0.0.0 --auth user:secret --concurrency 2
@@ -12,31 +12,18 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import sys
-import uuid
-from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import gradio as gr
 
 from rag.config import Settings
-from rag.conversation import Conversation
-from rag.feedback import DEFAULT_FEEDBACK_FILE, append_feedback, feedback_record
-from rag.pipeline import clean_question
+from rag.feedback import DEFAULT_FEEDBACK_FILE
 from ui.assets import CSS, JS
-from ui.engine import Engine, UploadResult, explain
-from ui.render import (
-    EMPTY_SOURCES,
-    esc,
-    render_answer,
-    render_banner,
-    render_documents,
-    render_error,
-    render_evidence,
-    render_sources,
-    render_streaming,
-)
+from ui.engine import Engine
+from ui.handlers import ChatUI
+from ui.render import CHAT_PLACEHOLDER, EMPTY_SOURCES, render_banner, render_header
+from ui.session import ChatSession
 from ui.uploads import ALLOWED_SUFFIXES, MAX_UPLOAD_BYTES
 
 log = logging.getLogger("rag.ui")
@@ -50,260 +37,6 @@ EXAMPLES = (
 )
 DEFAULT_UPLOADS_DIR = Path(".rag") / "uploads"
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
-_AID = re.compile(r"rag-ans-([0-9a-f]+)")
-
-
-# -- chat history helpers ---------------------------------------------------------------
-def message_text(content: object) -> str:
-    """Text of a chat message whether Gradio sends a string, a part dict or a list of parts."""
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, dict):
-        if "text" in content:
-            return str(content.get("text") or "")
-        if "content" in content:
-            return message_text(content["content"])
-        return ""
-    if isinstance(content, list | tuple):
-        return "".join(message_text(part) for part in content)
-    return str(content)
-
-
-def normalize_history(history: Sequence | None) -> list[dict]:
-    """Chatbot value as ``[{"role", "content": str}]`` whatever shape it arrived in."""
-    messages = []
-    for m in history or []:
-        if isinstance(m, dict):
-            role, content = m.get("role", "assistant"), m.get("content")
-        else:  # a ChatMessage dataclass
-            role, content = getattr(m, "role", "assistant"), getattr(m, "content", "")
-        messages.append({"role": role, "content": message_text(content)})
-    return messages
-
-
-def new_session() -> dict:
-    """Per-browser-session state: finished turns and feedback ids by answer id."""
-    return {"turns": [], "feedback": {}, "pending": None}
-
-
-def too_long_message(length: int, limit: int) -> str:
-    """The polite refusal of an over-long question."""
-    return (
-        f"your question is {length:,} characters long and the limit is {limit:,}. "
-        "Please shorten it (ask about one thing at a time) and send it again; "
-        "your text is still in the box."
-    )
-
-
-def banner_update(problems: Sequence[tuple[str, str | None]]) -> dict:
-    return gr.update(value=render_banner(problems), visible=bool(problems))
-
-
-class ChatUI:
-    """Event handlers of the chat page; each takes and returns plain values."""
-
-    def __init__(self, engine: Engine):
-        self.engine = engine
-
-    # -- asking ---------------------------------------------------------------------
-    def respond(
-        self,
-        message: object,
-        history: Sequence | None,
-        session: dict | None,
-        top_k: float | None = None,
-        model: str | None = None,
-        temperature: float | None = None,
-        threshold: float | None = None,
-        context_chars: float | None = None,
-        drop_unsupported: bool | None = None,
-    ) -> Iterator[tuple]:
-        """Stream an answer: yields (textbox, chat, session, sources, banner) updates."""
-        question = message_text(message).strip()
-        chat = normalize_history(history)
-        session = session or new_session()
-        if not question:
-            yield "", chat, session, gr.skip(), gr.skip()
-            return
-        chat.append({"role": "user", "content": question})
-
-        def show(content: str, sources=None, banner=None) -> tuple:
-            """The update with ``content`` as the (new) last assistant message."""
-            if chat[-1]["role"] == "assistant":
-                chat.pop()
-            chat.append({"role": "assistant", "content": content})
-            skip = gr.skip()
-            return "", list(chat), session, sources or skip, banner or skip
-
-        limit = self.engine.settings.max_question_chars
-        length = len(clean_question(question))
-        if length > limit:  # refused before any model call, and not kept as a turn
-            chat.append(
-                {"role": "assistant", "content": render_error(too_long_message(length, limit))}
-            )
-            yield question, chat, session, gr.skip(), gr.skip()  # the text stays to be shortened
-            return
-        yield show(render_streaming(""))
-        try:
-            pipe = self.engine.pipeline(
-                top_k, model, temperature, threshold, context_chars, drop_unsupported
-            )
-            conversation = Conversation.for_pipeline(pipe, session["turns"])
-            if conversation.needs_rewrite(question):
-                yield show(render_streaming("", "Reading the follow-up in context…"))
-            rewrite = conversation.rewrite(question)
-            search_query = rewrite.search_query
-            answer, text = None, ""
-            for event in pipe.stream(question, search_query=search_query):
-                if event.kind == "evidence":  # highlighted before the answer is written
-                    panel = render_evidence(event.evidence or [], search_query or question)
-                    yield show(
-                        render_streaming("", "Writing from the highlighted evidence…"), panel
-                    )
-                elif event.kind == "token":
-                    text += event.text
-                    yield show(render_streaming(text))
-                elif event.kind == "answer":
-                    answer = event.answer
-            if answer is None:  # pragma: no cover - the pipeline always ends with one
-                raise RuntimeError("the pipeline ended without an answer")
-        except Exception as exc:
-            log.exception("answering %r failed", question)
-            message_, command = explain(exc, self.engine.settings)
-            yield show(
-                render_error(message_, command), banner=banner_update(self.engine.problems())
-            )
-            return
-        aid = uuid.uuid4().hex[:10]
-        turn = conversation.add(question, rewrite, answer)
-        session["turns"].append(  # the conversation's turn, as plain values, with the answer
-            {
-                "aid": aid,
-                "question": turn.question,
-                "answer": answer,
-                "search_query": turn.standalone,
-                "method": turn.method,
-            }
-        )
-        yield show(render_answer(answer, aid), sources=render_sources(session["turns"]))
-
-    def clear(self) -> tuple:
-        return [], new_session(), EMPTY_SOURCES, gr.update(visible=False), ""
-
-    # -- feedback ---------------------------------------------------------------------
-    def _turn(self, session: dict, value: object) -> dict | None:
-        match = _AID.search(message_text(value))
-        if not match:
-            return None
-        return next((t for t in session["turns"] if t["aid"] == match.group(1)), None)
-
-    def like(self, liked: object, value: object, session: dict | None) -> tuple:
-        """Record a thumbs up/down at once; returns (session, comment row, comment box, note)."""
-        session = session or new_session()
-        turn = self._turn(session, value)
-        if turn is None or liked is None:
-            return session, gr.update(visible=False), gr.skip(), gr.skip()
-        rating = "up" if liked is True or str(liked).lower() in ("like", "true") else "down"
-        record = self._record(turn, rating, "", session)
-        session["pending"] = {"aid": turn["aid"], "rating": rating, "id": record["id"]}
-        note = "Thanks, your 👍 is saved." if rating == "up" else "Thanks, your 👎 is saved."
-        return session, gr.update(visible=True), "", f"{note} Add a comment (optional):"
-
-    def comment(self, text: str, session: dict | None) -> tuple:
-        """Save a comment for the last rated answer; returns (session, row, box, note)."""
-        session = session or new_session()
-        pending = session.get("pending")
-        turn = pending and next((t for t in session["turns"] if t["aid"] == pending["aid"]), None)
-        if not turn or not (text or "").strip():
-            return session, gr.update(visible=False), "", ""
-        self._record(turn, pending["rating"], text, session, feedback_id=pending["id"])
-        session["pending"] = None
-        gr.Info("Comment saved. Thank you!", duration=3)
-        return session, gr.update(visible=False), "", ""
-
-    def _record(
-        self, turn: dict, rating: str, comment: str, session: dict, feedback_id: str | None = None
-    ) -> dict:
-        record = feedback_record(
-            turn["answer"],
-            rating,
-            comment,
-            feedback_id=feedback_id,
-            search_method=turn.get("method"),
-        )
-        append_feedback(self.engine.feedback_file, record)
-        session["feedback"][turn["aid"]] = record["id"]
-        return record
-
-    # -- documents --------------------------------------------------------------------
-    def documents_view(self) -> tuple:
-        """(documents table, delete dropdown) for the current index."""
-        docs = self.engine.documents()
-        uploaded = self.engine.uploaded_sources(docs)
-        choices = [(f"{d.get('title') or d['source']} ({Path(d['source']).name})", d["source"])
-                   for d in docs]  # fmt: skip
-        return render_documents(docs, uploaded), gr.update(choices=choices, value=None)
-
-    def status(self) -> tuple:
-        """On page load: (banner, documents table, delete dropdown)."""
-        table, dropdown = self.documents_view()
-        return banner_update(self.engine.problems()), table, dropdown
-
-    def upload(self, files: Sequence | None, progress=None) -> tuple:
-        """Ingest uploaded files; returns (status, table, dropdown, banner, file input)."""
-        paths = []
-        for f in files or []:
-            path = getattr(f, "name", None) or getattr(f, "path", None) or str(f)
-            paths.append((Path(path), Path(path).name))
-        if not paths:
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), None
-        if progress is not None:
-            progress(0, desc=f"Indexing {len(paths)} file(s)…")
-        try:
-            result = self.engine.add_files(paths, progress=progress is not None)
-            status = upload_status(result)
-        except Exception as exc:
-            log.exception("upload failed")
-            message, command = explain(exc, self.engine.settings)
-            status = render_error(message, command)
-        table, dropdown = self.documents_view()
-        return status, table, dropdown, banner_update(self.engine.problems()), None
-
-    def delete(self, source: str | None) -> tuple:
-        """Remove a document; returns (status, table, dropdown, banner)."""
-        if not source:
-            return '<div class="rag-empty">Choose a document to delete.</div>', *(
-                gr.skip() for _ in range(3)
-            )
-        try:
-            removed = self.engine.delete_document(source)
-            status = (
-                f'<div class="rag-ok">Deleted {esc(Path(source).name)} '
-                f"({removed} passages removed from the index).</div>"
-            )
-        except Exception as exc:
-            log.exception("delete failed")
-            message, command = explain(exc, self.engine.settings)
-            status = render_error(message, command)
-        table, dropdown = self.documents_view()
-        return status, table, dropdown, banner_update(self.engine.problems())
-
-
-def upload_status(result: UploadResult) -> str:
-    """What an upload did, as a short HTML list."""
-    lines = []
-    if result.added or result.updated:
-        names = ", ".join(esc(n) for n in result.added + result.updated)
-        lines.append(
-            f'<li class="rag-ok">Indexed {names} ({result.chunks_added} passages, '
-            f"{result.seconds:.1f} s): searchable now.</li>"
-        )
-    if result.unchanged:
-        lines.append(f"<li>Already indexed: {', '.join(esc(n) for n in result.unchanged)}</li>")
-    lines += [f'<li class="rag-bad">Rejected: {esc(msg)}</li>' for msg in result.rejected]
-    return f'<div class="rag-upload-status"><ul>{"".join(lines)}</ul></div>'
 
 
 # -- layout --------------------------------------------------------------------------
@@ -327,13 +60,9 @@ def build_app(
     s = engine.settings
 
     with gr.Blocks(title=TITLE, delete_cache=(3600, 3600)) as demo:
-        gr.HTML(
-            f"<h1>{esc(TITLE)}</h1><p>Answers come only from the indexed documents, with "
-            "numbered citations you can click. Runs offline.</p>",
-            elem_id="rag-header",
-        )
+        gr.HTML(render_header(TITLE), elem_id="rag-header")
         banner = gr.HTML(render_banner(problems), visible=bool(problems), elem_id="rag-banner")
-        session = gr.State(new_session())
+        session = gr.State(ChatSession())
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=320):
                 chatbot = gr.Chatbot(
@@ -346,10 +75,7 @@ def build_app(
                     sanitize_html=True,
                     latex_delimiters=[],
                     examples=[{"text": q} for q in EXAMPLES],
-                    placeholder=(
-                        "<b>Ask about Japan's Official Security Assistance (OSA), ASEAN and the "
-                        "Indo-Pacific.</b><br>Pick an example or type a question."
-                    ),
+                    placeholder=CHAT_PLACEHOLDER,
                     feedback_options=("Like", "Dislike"),
                     buttons=["copy"],
                 )

@@ -9,25 +9,20 @@ documents are searchable at once.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rag.artifacts import ArtifactError, install_command, location, status, verify
 from rag.config import Settings
-from rag.embeddings import EMBEDDERS, EmbedderError, resolve_model_dir
+from rag.embeddings import embedder_dir
+from rag.errors import FixableError
 from rag.ingest import ingest, remove_documents
-from rag.models import (
-    MODELS,
-    ModelError,
-    install_command,
-    model_path,
-    model_status,
-    verify_file,
-)
+from rag.models import MODELS
 from rag.pipeline import RagPipeline, make_generator
 from rag.store import IndexMissing, IndexStore, IndexStoreError
+from rag.types import DocumentInfo
 from ui.uploads import MAX_UPLOAD_BYTES, UploadError, is_inside, store_upload
 
 INDEX_LOCK_WAIT_SECONDS = 60.0
@@ -50,12 +45,10 @@ def explain(exc: BaseException, settings: Settings) -> Problem:
             "corpus, or upload documents in the Documents tab.",
             ingest_command(settings),
         )
-    if isinstance(exc, IndexStoreError | ModelError | EmbedderError | UploadError | ValueError):
-        message = str(exc)
-        command = re.search(r"`([^`]+)`", message)
-        if command:  # "...; run `cmd`" -> the command is shown on its own
-            message = re.sub(r"[;:,.]?\s*(?:\w+\s){0,4}`[^`]+`", "", message).strip()
-        return message.replace("`", ""), command.group(1) if command else None
+    if isinstance(exc, FixableError):
+        return exc.reason, exc.fix
+    if isinstance(exc, UploadError | ValueError):
+        return str(exc), None
     return (
         f"unexpected error ({type(exc).__name__}); the details are in the server log",
         None,
@@ -69,22 +62,21 @@ def damaged_model(name: str, cache: Path) -> str | None:
     """Why the present file of model ``name`` is unusable (wrong size or sha256), or None.
 
     The full sha256 runs once per file identity (path, size, mtime) and process;
-    a verified file is also stamped by `verify_file`, so later starts are instant.
+    a verified file is also stamped by `verify`, so later starts are instant.
     """
     spec = MODELS[name]
-    path = model_path(spec, cache)
+    path = location(spec, cache)
     try:
         st = path.stat()
     except OSError:
         return None  # missing: reported as not installed / not assembled
-    key = (str(path), st.st_size, st.st_mtime_ns, spec.sha256)
+    key = (str(path), st.st_size, st.st_mtime_ns, spec.files[0].sha256)
     if key not in _VERIFIED:
         try:
-            verify_file(path, spec, cache)
+            verify(spec, cache, path)
             _VERIFIED[key] = None
-        except ModelError as exc:
-            detail = re.sub(r"[;.]?\s*run `[^`]+`.*$", "", str(exc)).strip()
-            _VERIFIED[key] = f"The model '{name}' is damaged: {detail}."
+        except ArtifactError as exc:
+            _VERIFIED[key] = f"The model '{name}' is damaged: {exc.reason}."
     return _VERIFIED[key]
 
 
@@ -189,38 +181,38 @@ class Engine:
             problems.append(explain(IndexMissing(""), self.settings))
         model = self.settings.model
         if model in MODELS:
-            status = model_status(model, self.settings.model_cache)
-            if status in ("ready", "wrong size"):  # present: size and sha256 must match
+            state = status(MODELS[model], self.settings.model_cache)
+            if state in ("ready", "wrong size"):  # present: size and sha256 must match
                 damaged = damaged_model(model, self.settings.model_cache)
                 if damaged:
-                    problems.append((damaged, f"{install_command(model)} --force"))
+                    problems.append((damaged, install_command(model, force=True)))
             else:  # missing: a plain install is enough
-                problems.append((f"The model '{model}' is {status}.", install_command(model)))
+                problems.append((f"The model '{model}' is {state}.", install_command(model)))
         elif not Path(model).expanduser().is_file():
             problems.append((f"The model file {model} does not exist.", None))
         try:
-            resolve_model_dir(EMBEDDERS[self.settings.embedder])
-        except (EmbedderError, KeyError) as exc:
-            problems.append(explain(EmbedderError(str(exc)), self.settings))
+            embedder_dir(self.settings.embedder)
+        except ArtifactError as exc:
+            problems.append(explain(exc, self.settings))
         return problems
 
     def installed_models(self) -> list[str]:
         """Model choices: the configured one first, then every other ready model."""
         names = [self.settings.model]
         for name in MODELS:
-            if name not in names and model_status(name, self.settings.model_cache) == "ready":
+            if name not in names and status(MODELS[name], self.settings.model_cache) == "ready":
                 names.append(name)
         return names
 
-    def documents(self) -> list[dict]:
+    def documents(self) -> list[DocumentInfo]:
         try:
             with self._load_lock:
                 return self.pipe.store.documents()
         except IndexStoreError:
             return []
 
-    def uploaded_sources(self, docs: Sequence[dict]) -> set[str]:
-        return {d["source"] for d in docs if is_inside(d["source"], self.uploads_dir)}
+    def uploaded_sources(self, docs: Sequence[DocumentInfo]) -> set[str]:
+        return {d.source for d in docs if is_inside(d.source, self.uploads_dir)}
 
     # -- writing --------------------------------------------------------------------------
     def add_files(self, files: Sequence[tuple[Path, str]], progress: bool = True) -> UploadResult:

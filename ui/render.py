@@ -12,8 +12,13 @@ import html
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rag.types import Answer, Citation, ContextSentence
+from rag.types import Answer, Citation, ContextSentence, DocumentInfo
+
+if TYPE_CHECKING:
+    from ui.engine import UploadResult
+    from ui.session import SessionTurn
 
 SNIPPET_CHARS = 260
 _BULLET = re.compile(r"^\s*(?:[*\-•]|\d{1,2}[.)])\s+")
@@ -307,25 +312,22 @@ def render_evidence(evidence: Sequence[ContextSentence], query: str) -> str:
     )
 
 
-def render_sources(groups: Sequence[dict]) -> str:
+def render_sources(turns: Sequence[SessionTurn]) -> str:
     """The sources panel: the latest answer open, earlier ones folded (newest first).
 
-    ``groups`` are dicts with ``aid``, ``answer`` and optional ``search_query``
-    and ``method``, oldest first, as kept in the session state.
+    ``turns`` are the session's answered turns, oldest first.
     """
-    shown = [g for g in groups if g.get("answer") is not None][-MAX_GROUPS:]
+    shown = list(turns)[-MAX_GROUPS:]
     if not shown:
         return EMPTY_SOURCES
     blocks = []
-    for i, g in enumerate(reversed(shown)):
-        body = render_sources_group(
-            g["answer"], g["aid"], g.get("search_query"), g.get("method", "none")
-        )
+    for i, t in enumerate(reversed(shown)):
+        body = render_sources_group(t.answer, t.aid, t.search_query, t.method)
         if i == 0:
             blocks.append(body)
         else:
             blocks.append(
-                f'<details class="rag-older"><summary>Earlier: {esc(g["answer"].question)}'
+                f'<details class="rag-older"><summary>Earlier: {esc(t.answer.question)}'
                 f"</summary>{body}</details>"
             )
     return f'<div class="rag-sources">{"".join(blocks)}</div>'
@@ -347,20 +349,20 @@ def render_banner(problems: Sequence[tuple[str, str | None]]) -> str:
     )
 
 
-def render_documents(docs: Sequence[dict], uploaded: set[str] | None = None) -> str:
+def render_documents(docs: Sequence[DocumentInfo], uploaded: set[str] | None = None) -> str:
     """The indexed documents with their chunk counts."""
     uploaded = uploaded or set()
     if not docs:
         return '<div class="rag-docs rag-empty">No documents are indexed yet.</div>'
-    total = sum(int(d.get("chunks", 0)) for d in docs)
+    total = sum(d.chunks for d in docs)
     rows = []
     for d in docs:
-        tag = ' <span class="rag-tag">uploaded</span>' if d["source"] in uploaded else ""
-        pages = d.get("pages") or ""
+        tag = ' <span class="rag-tag">uploaded</span>' if d.source in uploaded else ""
+        pages = d.pages or ""
         rows.append(
-            f'<tr><td><div class="rag-doc-title">{esc(d.get("title") or "")}{tag}</div>'
-            f'<div class="rag-file">{esc(Path(d["source"]).name)}</div></td>'
-            f'<td class="num">{int(d.get("chunks", 0))}</td><td class="num">{esc(pages)}</td></tr>'
+            f'<tr><td><div class="rag-doc-title">{esc(d.title)}{tag}</div>'
+            f'<div class="rag-file">{esc(Path(d.source).name)}</div></td>'
+            f'<td class="num">{d.chunks}</td><td class="num">{esc(pages)}</td></tr>'
         )
     return (
         f'<div class="rag-docs"><div class="rag-docs-sum">{len(docs)} documents · '
@@ -368,3 +370,43 @@ def render_documents(docs: Sequence[dict], uploaded: set[str] | None = None) -> 
         '<th class="num">Chunks</th><th class="num">Pages</th></tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table></div>"
     )
+
+
+# -- page and index notes ----------------------------------------------------------------
+CHAT_PLACEHOLDER = (
+    "<b>Ask about Japan's Official Security Assistance (OSA), ASEAN and the Indo-Pacific.</b>"
+    "<br>Pick an example or type a question."
+)
+
+
+def render_header(title: str) -> str:
+    return (
+        f"<h1>{esc(title)}</h1><p>Answers come only from the indexed documents, with "
+        "numbered citations you can click. Runs offline.</p>"
+    )
+
+
+def render_notice(text: str) -> str:
+    return f'<div class="rag-empty">{esc(text)}</div>'
+
+
+def render_deleted(name: str, passages: int) -> str:
+    return (
+        f'<div class="rag-ok">Deleted {esc(name)} ({passages} passages removed from the '
+        "index).</div>"
+    )
+
+
+def render_upload_status(result: UploadResult) -> str:
+    """What an upload did, as a short HTML list."""
+    lines = []
+    if result.added or result.updated:
+        names = ", ".join(esc(n) for n in result.added + result.updated)
+        lines.append(
+            f'<li class="rag-ok">Indexed {names} ({result.chunks_added} passages, '
+            f"{result.seconds:.1f} s): searchable now.</li>"
+        )
+    if result.unchanged:
+        lines.append(f"<li>Already indexed: {', '.join(esc(n) for n in result.unchanged)}</li>")
+    lines += [f'<li class="rag-bad">Rejected: {esc(msg)}</li>' for msg in result.rejected]
+    return f'<div class="rag-upload-status"><ul>{"".join(lines)}</ul></div>'

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURE_DOCS, write_corpus
+from testkit import FIXTURE_DOCS, write_corpus
 from typer.testing import CliRunner
 
 QUESTIONS = [
@@ -59,7 +59,7 @@ def tiny_eval_set(tmp_path: Path) -> Path:
 def test_rag_eval_tiny_end_to_end(
     tiny_eval_set: Path, tiny_model_path: Path, model_cache: Path, tmp_path: Path, monkeypatch
 ):
-    from rag.cli import app
+    from rag_app.cli import app
 
     monkeypatch.setenv("RAG_EVAL_CACHE", str(tmp_path / "cache"))
     config = tmp_path / "eval.yaml"
@@ -133,7 +133,7 @@ def test_rag_eval_followups_tiny(
     """`rag eval --set osa-followups --limit 2`: ours rewrites each follow-up, the baseline
     searches with it as asked; both queries are recorded and scored."""
     from evals.sets import load_set
-    from rag.cli import app
+    from rag_app.cli import app
 
     repo = Path(__file__).resolve().parents[2]
     sources = {"japan-osa-malaysia-visit.txt"}  # the gold documents, not all 74 files
@@ -181,7 +181,7 @@ def test_rag_eval_resume_reuses_earlier_answers(
 ):
     """`--resume DIR` extends a --limit 2 run to all 4 questions: the 2 it has are reused
     with their scores, only the other 2 are asked; a run with other settings is refused."""
-    from rag.cli import app
+    from rag_app.cli import app
 
     monkeypatch.setenv("RAG_EVAL_CACHE", str(tmp_path / "cache"))
     config = tmp_path / "eval.yaml"
@@ -227,7 +227,7 @@ def test_rag_eval_reuse_baseline_asks_only_ours(
     """`--reuse-baseline DIR` keeps the earlier baseline answers and scores while our
     pipeline, with a changed setting of its own, answers afresh; a change to a setting
     the baseline reads is refused."""
-    from rag.cli import app
+    from rag_app.cli import app
 
     monkeypatch.setenv("RAG_EVAL_CACHE", str(tmp_path / "cache"))
     common = f"model: smollm2-135m\nmax_tokens: 24\nn_threads: 2\nmodel_cache: {model_cache}\n"

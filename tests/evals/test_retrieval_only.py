@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURE_DOCS, write_corpus
+from testkit import FIXTURE_DOCS, write_corpus
 from typer.testing import CliRunner
 
 from evals.metrics import retrieval_scores, run_labels, summarize_retrieval
@@ -67,7 +67,7 @@ def no_llm(monkeypatch: pytest.MonkeyPatch, embedder):
 
 
 def _run(*args: str):
-    from rag.cli import app
+    from rag_app.cli import app
 
     return CliRunner().invoke(app, ["eval", *args])
 
@@ -147,7 +147,7 @@ def test_bad_option_combinations_fail_cleanly(tiny_set: Path):
     result = _run("--set", str(tiny_set), "--retrieval-only", "--embedder", "no-such-embedder")
     assert result.exit_code == 2 and "unknown embedder 'no-such-embedder'" in result.output
     result = _run("--set", str(tiny_set), "--retrieval-only", "--retrieval", "sparse")
-    assert result.exit_code == 2 and "retrieval must be 'dense' or 'hybrid'" in result.output
+    assert result.exit_code == 2 and "retrieval must be one of 'hybrid', 'dense'" in result.output
 
 
 def test_extra_recall_cutoffs_and_retrieval_summary():

@@ -172,3 +172,39 @@ def test_dev_and_test_splits_partition_a_set():
     assert in_split("osa-001", "dev") != in_split("osa-001", "test")
     with pytest.raises(EvalSetError, match="--split"):
         load_set("osa", split="train")
+
+
+def test_registry_names_every_set():
+    from evals.sets import loaders
+
+    assert set(loaders()) == {
+        "osa", "osa-heldout", "osa-followups", "squad2-dev", "squad2-calibration", "clapnq-dev",
+    }  # fmt: skip
+    assert loaders()["squad2-dev"].default_limit == 300
+    assert loaders()["osa"].default_limit is None
+
+
+def test_a_new_set_is_one_module_in_formats(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Dropping a module into evals/sets/formats/ is all it takes to add a named set."""
+    import sys
+
+    from evals.sets import formats, registry
+
+    (tmp_path / "tiny_format.py").write_text(
+        "from evals.sets.model import EvalSet, Question\n"
+        "from evals.sets.registry import register\n\n"
+        "@register('tiny-test', default_limit=2)\n"
+        "def load(source):\n"
+        "    questions = [Question(str(i), f'Q{i}?', True) for i in range(5)]\n"
+        "    return EvalSet('tiny-test', questions, source.corpus, description='tiny')\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(formats, "__path__", [*formats.__path__, str(tmp_path)])
+    monkeypatch.setattr(registry, "_LOADERS", dict(registry._LOADERS))
+    monkeypatch.delitem(sys.modules, "evals.sets.formats.tiny_format", raising=False)
+    evalset = load_set("tiny-test", corpus=tmp_path)
+    assert evalset.name == "tiny-test" and evalset.corpus_dir == tmp_path
+    assert len(evalset.questions) == 2 and evalset.total == 5  # its own default limit
+    with pytest.raises(ValueError, match="registered twice"):
+        registry.register("tiny-test")(lambda source: None)
+    sys.modules.pop("evals.sets.formats.tiny_format", None)

@@ -143,12 +143,12 @@ def index_state(root: Path) -> dict | None:
         assert len(ids) == len(set(ids)), "duplicate chunk ids"
         positions = [(c.doc_id, c.position) for c in chunks]
         assert len(positions) == len(set(positions)), "duplicate chunk positions"
-        hashes = [d["content_hash"] for d in store.manifest.documents.values()]
+        hashes = [d.content_hash for d in store.manifest.documents.values()]
         assert len(hashes) == len(set(hashes)), "the same content is indexed twice"
         assert len(store) == len(chunks) == store.manifest.chunk_count
         return {
             "version": store.version_dir.name,
-            "sources": sorted(d["source"] for d in store.manifest.documents.values()),
+            "sources": sorted(d.source for d in store.manifest.documents.values()),
             "chunk_ids": sorted(ids),
         }
     finally:
@@ -157,9 +157,11 @@ def index_state(root: Path) -> dict | None:
 
 # -- processes and servers ---------------------------------------------------------------------
 def rag_command() -> list[str]:
-    """How to run the `rag` CLI in a subprocess of this interpreter."""
-    exe = Path(sys.executable).with_name("rag")
-    return [str(exe)] if exe.is_file() else [sys.executable, "-m", "rag.cli"]
+    """How to run the `rag` CLI of this checkout in a subprocess of this interpreter.
+
+    Not the installed `rag` script: it may have been installed from another checkout.
+    """
+    return [sys.executable, "-m", "rag_app"]
 
 
 def clean_env(**extra: str) -> dict[str, str]:

@@ -163,8 +163,8 @@ def test_tiny_model_context_overflow_is_refused(fixture_settings, embedder, tiny
 # -- the chat UI handler ---------------------------------------------------------------------
 @pytest.fixture
 def chat_ui(fixture_settings, embedder, fake_generator, tmp_path: Path):
-    from ui.app import ChatUI
     from ui.engine import Engine
+    from ui.handlers import ChatUI
 
     generator = fake_generator(GOOD_REPLY, name=fixture_settings.model)
     pipe = RagPipeline(fixture_settings, embedder=embedder, generator=generator)
@@ -184,7 +184,7 @@ def _respond(ui, question, history=None, session=None):
 def test_chat_ui_survives_bad_questions_and_keeps_the_session_usable(chat_ui):
     ui, generator = chat_ui
     textbox, chat, session, *_ = _respond(ui, "   \n\t")
-    assert chat == [] and session["turns"] == []  # nothing asked, nothing shown
+    assert chat == [] and session.turns == []  # nothing asked, nothing shown
     started = time.perf_counter()
     textbox, chat, session, *_ = _respond(ui, "why " * 25_000)
     assert time.perf_counter() - started < 5
@@ -200,14 +200,14 @@ def test_chat_ui_survives_bad_questions_and_keeps_the_session_usable(chat_ui):
     _, chat, session, sources, _ = _respond(ui, question, chat, session)
     shown = "".join(m["content"] for m in chat if m["role"] == "assistant") + sources
     assert "<script>" not in shown and "&lt;script&gt;alert(1)&lt;/script&gt;" in sources
-    assert len(session["turns"]) == 2  # the over-long question was not kept as a turn
+    assert len(session.turns) == 2  # the over-long question was not kept as a turn
 
 
 # -- the command line ------------------------------------------------------------------------
 def test_rag_ask_json_answers_every_bad_question(
     fixture_settings, embedder, tiny_generator, model_cache, monkeypatch, tmp_path
 ):
-    from rag.cli import app
+    from rag_app.cli import app
 
     # The CLI's pipeline reuses the session's embedder and tiny model (already loaded).
     pipeline_module = importlib.import_module("rag.pipeline")

@@ -26,9 +26,10 @@ import pytest
 
 from rag.chunking import chunk_document
 from rag.config import Settings
+from rag.index_writer import index_lock
 from rag.ingest import ingest
 from rag.loaders import Skipped, iter_documents
-from rag.store import IndexStoreError, index_lock
+from rag.store import IndexStoreError
 
 from .relhelpers import clean_env, index_state, rag_command, record_figures, stress_count
 
@@ -181,7 +182,7 @@ def test_ingest_killed_at_random_points_never_corrupts_the_index(work: Path, emb
 def test_ingest_refuses_clearly_while_another_holds_the_lock(work: Path, embedder, monkeypatch):
     from typer.testing import CliRunner
 
-    from rag.cli import app
+    from rag_app.cli import app
 
     ingest([Path("corpus")], Settings(index_dir=Path("index")), embedder=embedder, progress=False)
     before = index_state(work / "index")

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import rag.models as models
+import rag.artifacts as artifacts
 import rag.packages as packages
+from rag.artifacts import status
 from rag.config import Settings
-from rag.models import MODELS, ModelError, ModelSpec, ensure_model, model_status
+from rag.models import MODELS, ModelError, ModelSpec, ensure_model
 
 
 @pytest.fixture
@@ -45,7 +46,8 @@ def test_truncated_model_is_caught_by_size_with_the_repair_command(tmp_path, nam
     message = str(err.value)
     assert "truncated or wrong file" in message
     assert f"`rag models install {name} --force`" in message
-    assert model_status(name, tmp_path) == "wrong size"
+    assert err.value.fix == f"rag models install {name} --force"
+    assert status(spec, tmp_path) == "wrong size"
 
 
 def test_wrong_model_of_the_right_size_is_caught_by_sha256(tmp_path, no_llama):
@@ -60,14 +62,14 @@ def test_wrong_model_of_the_right_size_is_caught_by_sha256(tmp_path, no_llama):
 def test_damaged_file_inside_a_model_package_is_caught(tmp_path, monkeypatch, no_llama):
     spec = MODELS["smollm2-135m"]
     damaged = sparse(tmp_path / "site" / spec.filename, spec.size - 1000)
-    monkeypatch.setattr(models, "_package_file", lambda module, rel: damaged)
+    monkeypatch.setattr(artifacts, "package_file", lambda dist, rel: damaged)
     with pytest.raises(ModelError, match=r"rag models install smollm2-135m --force"):
         ensure_model("smollm2-135m", tmp_path / "cache")
 
 
 def test_pipeline_and_cli_stop_before_loading(fixture_settings, tmp_path, monkeypatch, no_llama):
-    from rag.cli import app
     from rag.pipeline import RagPipeline
+    from rag_app.cli import app
 
     spec = MODELS["qwen2.5-0.5b"]
     sparse(tmp_path / spec.filename, 12345)
@@ -89,9 +91,9 @@ def test_pipeline_and_cli_stop_before_loading(fixture_settings, tmp_path, monkey
 
 def test_a_file_changed_after_verification_is_caught_again(tmp_path, monkeypatch, no_llama):
     data = b"GGUF" + os.urandom(1 << 20)
-    parts = (("fake_a", "x"), ("fake_b", "y"))
+    parts = (("fake-a", "fake_a/x"), ("fake-b", "fake_b/y"))
     digest = hashlib.sha256(data).hexdigest()
-    spec = ModelSpec("fake-1", "fake", "fake-1.gguf", len(data), digest, ("fake==1",), parts)
+    spec = ModelSpec.gguf("fake-1", "fake", "fake-1.gguf", len(data), digest, ("fake==1",), parts)
     monkeypatch.setitem(MODELS, spec.name, spec)
     path = tmp_path / spec.filename
     path.write_bytes(data)
@@ -113,12 +115,12 @@ def test_the_repair_command_reinstalls_and_rebuilds(tmp_path, monkeypatch):
         p = tmp_path / "site" / f"fake_part{i}" / "data.bin"
         p.parent.mkdir(parents=True)
         p.write_bytes(blob)
-        files[(f"fake_part{i}", "data.bin")] = p
-    spec = ModelSpec("fake-2", "fake", "fake-2.gguf", len(whole),
+        files[(f"fake-part{i}", f"fake_part{i}/data.bin")] = p
+    spec = ModelSpec.gguf("fake-2", "fake", "fake-2.gguf", len(whole),
                      hashlib.sha256(whole).hexdigest(), ("fake-part0==1", "fake-part1==1"),
                      tuple(files))  # fmt: skip
     monkeypatch.setitem(MODELS, spec.name, spec)
-    monkeypatch.setattr(models, "_package_file", lambda m, r: files.get((m, r)))
+    monkeypatch.setattr(artifacts, "package_file", lambda d, r: files.get((d, r)))
     commands = []
 
     class Done:

@@ -29,16 +29,16 @@ from rag.config import Settings
 from rag.context import ContextPassage
 from rag.evidence import format_numbered_passages, number_context
 from rag.ingest import ingest
-from rag.pipeline import (
+from rag.pipeline import RagPipeline
+from rag.prompt_safety import (
     MASKED_TEXT,
-    RagPipeline,
     leaks_system_prompt,
     prompt_safe_hits,
     prompt_safe_text,
 )
 from rag.prompting import EVIDENCE_PROMPT, REFUSAL_TEXT, build_evidence_messages
 from rag.store import IndexStore
-from rag.types import Chunk, Hit
+from rag.types import Chunk, DocumentInfo, Hit
 
 from .injection_docs import DOCS
 from .relhelpers import FULL, record_figures, unsafe_html
@@ -103,8 +103,9 @@ def check_guarantees(answer, store: IndexStore) -> None:
 
 def check_rendering(answer) -> None:
     from ui.render import render_answer, render_sources
+    from ui.session import SessionTurn
 
-    html = render_answer(answer, "a1b2c3") + render_sources([{"aid": "a1b2c3", "answer": answer}])
+    html = render_answer(answer, "a1b2c3") + render_sources([SessionTurn("a1b2c3", answer)])
     assert unsafe_html(html) == [], unsafe_html(html)
 
 
@@ -208,6 +209,7 @@ def test_script_and_markdown_payloads_are_inert_in_the_ui(
     injection_index, store, embedder, fake_generator
 ):
     from ui.render import render_documents, render_refusal, render_sources, render_streaming
+    from ui.session import SessionTurn
 
     for name, reply in [
         ("script-payload.txt", "The clinic treats 35 patients a day <script>alert(1)</script>."),
@@ -221,11 +223,11 @@ def test_script_and_markdown_payloads_are_inert_in_the_ui(
         check_guarantees(answer, store)
         check_rendering(answer)
         assert unsafe_html(render_refusal(answer, "x1") + render_streaming(reply)) == []
-        sources = render_sources([{"aid": "x1", "answer": answer}])
+        sources = render_sources([SessionTurn("x1", answer)])
         if name == "script-payload.txt":  # the passage is shown, escaped
             assert "&lt;script&gt;fetch(" in sources and "<script" not in sources
-    docs = [{"source": d.name, "title": d.text[:80], "chunks": 1} for d in DOCS]
-    assert unsafe_html(render_documents(docs, {d["source"] for d in docs})) == []
+    docs = [DocumentInfo(d.name, d.text[:80], "h", chunks=1) for d in DOCS]
+    assert unsafe_html(render_documents(docs, {d.source for d in docs})) == []
 
 
 def test_chat_ui_renders_without_markdown_and_sanitizes(injection_index, embedder, tmp_path):
@@ -253,12 +255,10 @@ def test_chat_ui_renders_without_markdown_and_sanitizes(injection_index, embedde
 # -- real models ------------------------------------------------------------------------------
 def run_suite(settings: Settings, store, embedder, generator, masked: bool, monkeypatch, docs=DOCS):
     """Ask every injection question; return (figures, [(doc, answer)])."""
-    import rag.pipeline as pipeline_module
+    import rag.prompt_safety as prompt_safety
 
     if not masked:  # the model sees the raw injections (its own resistance is measured)
-        monkeypatch.setattr(
-            pipeline_module, "mask_injections", lambda text, keep_offsets=False: text
-        )
+        monkeypatch.setattr(prompt_safety, "mask_injections", lambda text, keep_offsets=False: text)
     pipe = RagPipeline(settings, embedder=embedder, generator=generator, store=store)
     obeyed, results = [], []
     for doc in docs:
@@ -330,7 +330,7 @@ def test_masking_has_no_false_positives_on_the_scale_corpus(shared_dir):
     import gzip
     import json
 
-    from rag.pipeline import _INJECTION
+    from rag.prompt_safety import _INJECTION
 
     path = shared_dir / "corpus" / "scale" / "wh_briefings_all.jsonl.gz"
     if not path.is_file():
@@ -348,7 +348,7 @@ def test_masking_has_no_false_positives_on_the_scale_corpus(shared_dir):
 
 def test_masking_keeps_the_bundled_corpora_intact(shared_dir):
     from rag.loaders import Skipped, iter_documents
-    from rag.pipeline import mask_injections
+    from rag.prompt_safety import mask_injections
 
     repo = Path(__file__).resolve().parents[2]
     checked = 0

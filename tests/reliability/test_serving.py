@@ -28,8 +28,8 @@ FILE_ROUTE = "/gradio_api/file="
 # -- binding and login -------------------------------------------------------------------------
 def test_server_listens_on_localhost_only_by_default(server):
     assert listening_addresses(server["port"]) == {"127.0.0.1"}
-    from rag.cli import serve as cli_serve
     from ui.app import serve as ui_serve
+    from ui.cli import serve as cli_serve
 
     assert inspect.signature(ui_serve).parameters["host"].default == "127.0.0.1"
     assert inspect.signature(cli_serve).parameters["host"].default == "127.0.0.1"

@@ -16,7 +16,7 @@ from rag.conversation import (
     rewrite_question,
 )
 from rag.feedback import append_feedback, feedback_record, read_feedback
-from rag.pipeline import clean_question
+from rag.prompt_safety import clean_question
 
 FIRST = "Which countries are the first recipients of Japan's OSA?"
 FOLLOW_UP = "And how much did each of them get?"
@@ -135,7 +135,7 @@ def test_ui_rewrites_follow_ups_through_the_conversation(ui_settings, make_engin
     from test_ui_handlers import ask
 
     from rag.conversation import Conversation
-    from ui.app import ChatUI
+    from ui.handlers import ChatUI
 
     malaysia = "How much OSA funding did Malaysia receive and for what equipment?"
     philippines = "How much OSA funding did the Philippines receive and for what equipment?"
@@ -159,8 +159,8 @@ def test_ui_rewrites_follow_ups_through_the_conversation(ui_settings, make_engin
     *_, last = ask(ui, "And what about the Philippines?", first[1], first[2])
     assert seen == [(0, malaysia), (1, "And what about the Philippines?")]
     assert added == [malaysia, "And what about the Philippines?"]
-    turn = last[2]["turns"][-1]
-    assert turn["method"] == "substitution" and turn["search_query"] == philippines
-    assert turn["answer"].standalone_question == philippines
+    turn = last[2].turns[-1]
+    assert turn.method == "substitution" and turn.search_query == philippines
+    assert turn.answer.standalone_question == philippines
     assert len(engine.fake.calls) == calls + 1  # the answer only: no rewrite call
-    assert Conversation(last[2]["turns"]).turns[-1].standalone == philippines
+    assert Conversation(last[2].conversation_turns()).turns[-1].standalone == philippines

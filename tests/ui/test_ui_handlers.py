@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from rag.models import MODELS, ModelError, ModelSpec
-from ui.app import ChatUI, build_app, message_text, normalize_history, parse_auth
+from ui.app import build_app, parse_auth
+from ui.handlers import ChatUI, message_text, normalize_history
 
 QUESTION = "Which countries are the first recipients of Japan's OSA?"
 REPLY = "The first recipients of OSA are Malaysia, the Philippines, Bangladesh, and Fiji [1]."
@@ -53,7 +54,7 @@ def test_answer_streams_then_renders_citations_and_sources(ui_settings, make_eng
     assert 'class="rag-cite" href="#rag-src-' in chat[-1]["content"]
     assert "<mark>The first recipients of OSA are Malaysia" in sources
     assert "osa" in sources.lower() and "score 0." in sources
-    assert len(session["turns"]) == 1 and session["turns"][0]["method"] == "none"
+    assert len(session.turns) == 1 and session.turns[0].method == "none"
 
 
 def test_evidence_is_shown_before_the_answer(ui_settings, make_engine):
@@ -72,11 +73,11 @@ def test_follow_up_is_rewritten_before_retrieval(ui_settings, make_engine):
     *_, first = ask(ui, QUESTION)
     *_, last = ask(ui, "And how much did each of them get?", first[1], first[2])
     chat, session, sources = last[1], last[2], last[3]
-    turn = session["turns"][-1]
-    assert turn["method"] in ("model", "heuristic")
-    assert "OSA" in turn["search_query"]
-    assert turn["answer"].standalone_question == turn["search_query"]
-    assert turn["answer"].retrieved[0].source.endswith("osa.txt")
+    turn = session.turns[-1]
+    assert turn.method in ("model", "heuristic")
+    assert "OSA" in turn.search_query
+    assert turn.answer.standalone_question == turn.search_query
+    assert turn.answer.retrieved[0].source.endswith("osa.txt")
     assert "Searched for: <q>And how much did each of them get?" in sources
     assert len(chat) == 4 and sources.count('class="rag-older"') == 1
 
@@ -85,14 +86,14 @@ def test_separate_sessions_keep_separate_histories(ui_settings, make_engine):
     ui = ChatUI(make_engine(ui_settings, REPLY))
     *_, a = ask(ui, QUESTION)
     *_, b = ask(ui, "How do bakers feed a sourdough starter?")
-    assert len(a[2]["turns"]) == 1 and len(b[2]["turns"]) == 1
-    assert b[2]["turns"][0]["method"] == "none"  # nothing from session a leaks in
+    assert len(a[2].turns) == 1 and len(b[2].turns) == 1
+    assert b[2].turns[0].method == "none"  # nothing from session a leaks in
 
 
 def test_settings_change_the_request(ui_settings, make_engine):
     ui = ChatUI(make_engine(ui_settings, REPLY))
     *_, last = ask(ui, QUESTION, top_k=1, threshold=0.95, temperature=0.3)
-    answer = last[2]["turns"][0]["answer"]
+    answer = last[2].turns[0].answer
     assert answer.refused and len(answer.retrieved) == 1
     assert 'class="rag-refusal"' in last[1][-1]["content"]
     assert "threshold 0.95" in last[1][-1]["content"]
@@ -130,7 +131,7 @@ def test_missing_model_shows_install_command(ui_settings, make_engine):
     engine = make_engine(ui_settings, REPLY)
 
     def missing(model):
-        raise ModelError(f"model '{model}' is not installed; run `rag models install {model}`")
+        raise ModelError(f"model '{model}' is not installed", f"rag models install {model}")
 
     engine.generator = missing
     *_, last = ask(ChatUI(engine), QUESTION, model="qwen2.5-0.5b")
@@ -142,9 +143,10 @@ def test_damaged_model_banner_asks_for_force_missing_model_does_not(
 ):
     """A present but wrong model file (size or sha256) needs `install NAME --force`."""
     data = b"GGUF" + bytes(range(256)) * 4
-    spec = ModelSpec("fake-ui", "fake", "fake-ui.gguf", len(data),
-                     hashlib.sha256(data).hexdigest(), ("fake-ui-a==1", "fake-ui-b==1"),
-                     (("fake_ui_a", "x.bin"), ("fake_ui_b", "y.bin")))  # fmt: skip
+    parts = (("fake-ui-a", "fake_ui_a/x.bin"), ("fake-ui-b", "fake_ui_b/y.bin"))
+    spec = ModelSpec.gguf("fake-ui", "fake", "fake-ui.gguf", len(data),
+                          hashlib.sha256(data).hexdigest(), ("fake-ui-a==1", "fake-ui-b==1"),
+                          parts)  # fmt: skip
     monkeypatch.setitem(MODELS, spec.name, spec)
     engine = make_engine(ui_settings.replace(model=spec.name))
     ui = ChatUI(engine)
@@ -186,13 +188,13 @@ def test_over_long_question_is_refused_before_any_model_call(ui_settings, make_e
     textbox, chat, session, sources, _banner = updates[0]
     assert textbox == long_follow_up.strip()  # kept, to be shortened
     assert len(engine.fake.calls) == calls  # no rewrite, no answer
-    assert len(session["turns"]) == 1  # the over-long question is not a turn
+    assert len(session.turns) == 1  # the over-long question is not a turn
     message = chat[-1]["content"]
     assert 'class="rag-error"' in message and "Traceback" not in message
     assert f"{len(long_follow_up.strip())} characters long and the limit is 200" in message
     assert chat[-2] == {"role": "user", "content": long_follow_up.strip()}
     *_, last = ask(ui, "And how much did each of them get?", chat, session)
-    assert last[2]["turns"][-1]["method"] in ("model", "heuristic")  # history still usable
+    assert last[2].turns[-1].method in ("model", "heuristic")  # history still usable
 
 
 def test_unexpected_error_is_a_short_message(ui_settings, make_engine):
@@ -253,7 +255,7 @@ def test_upload_index_search_and_delete(tmp_path, ui_settings, make_engine):
     assert any(s.endswith("harbour notes.txt") for s in sources)
 
     *_, last = ask(ui, "What is the harbour code word for the radar delivery?")
-    answer = last[2]["turns"][0]["answer"]
+    answer = last[2].turns[0].answer
     assert answer.retrieved[0].source.endswith("harbour notes.txt")
     assert not answer.refused and answer.citations[0].source.endswith("harbour notes.txt")
 
@@ -264,7 +266,7 @@ def test_upload_index_search_and_delete(tmp_path, ui_settings, make_engine):
     assert all(not v.endswith("harbour notes.txt") for _l, v in dropdown["choices"])
     assert "osa.txt" in table  # the rest of the index is untouched
     *_, last = ask(ui, "What is the harbour code word for the radar delivery?")
-    assert not last[2]["turns"][0]["answer"].retrieved[0].source.endswith("harbour notes.txt")
+    assert not last[2].turns[0].answer.retrieved[0].source.endswith("harbour notes.txt")
 
 
 def test_upload_rejects_a_duplicate_of_an_indexed_document(tmp_path, ui_settings, make_engine):
@@ -328,7 +330,7 @@ def test_cli_serve_options(monkeypatch, tmp_path):
     from typer.testing import CliRunner
 
     import ui.app as app_module
-    from rag.cli import app
+    from rag_app.cli import app
 
     seen = {}
     monkeypatch.setattr(app_module, "serve", lambda settings, **kw: seen.update(kw, s=settings))
@@ -362,9 +364,24 @@ def test_uploaded_pdf_is_cited_with_its_page(ui_settings, make_engine, shared_di
     assert f"Indexed {name}" in status
     assert '<td class="num">7</td>' in table  # 7 pages
     *_, last = ask(ui, "How do Japan and the U.S. support Philippine defense modernization?")
-    answer = last[2]["turns"][0]["answer"]
+    answer = last[2].turns[0].answer
     assert not answer.refused, answer.refusal_reason
     cited = next(c for c in answer.citations if c.source.endswith(".pdf"))
     assert cited.page == 6
     assert '<span class="rag-page">p. 6</span>' in last[3]
     assert f', p. 6">[{cited.n}]</a>' in last[1][-1]["content"]  # the marker names the page
+
+
+def test_the_session_is_a_typed_record_that_round_trips(ui_settings, make_engine):
+    from ui.session import ChatSession
+
+    ui = ChatUI(make_engine(ui_settings, REPLY))
+    *_, first = ask(ui, QUESTION)
+    *_, last = ask(ui, "And how much did each of them get?", first.chat, first.session)
+    session = last.session
+    assert [t.method for t in session.turns][0] == "none" and len(session.turns) == 2
+    feedback = ui.like(True, last.chat[-1]["content"], session)
+    pending = feedback.session.pending
+    assert pending.rating == "up" and session.feedback[pending.aid] == pending.feedback_id
+    data = json.loads(json.dumps(session.to_dict()))  # plain JSON values
+    assert ChatSession.from_dict(data) == session

@@ -6,6 +6,7 @@ import re
 
 from uihelpers import INJECTED, SEED_TEXT, make_answer
 
+from rag.types import DocumentInfo
 from ui.render import (
     citation_panel_data,
     esc,
@@ -20,6 +21,7 @@ from ui.render import (
     render_sources,
     render_streaming,
 )
+from ui.session import SessionTurn
 
 
 def test_answer_has_clickable_markers_pointing_at_sources():
@@ -28,7 +30,7 @@ def test_answer_has_clickable_markers_pointing_at_sources():
     assert '<a class="rag-cite" href="#rag-src-a1-1"' in html
     assert '<a class="rag-cite" href="#rag-src-a1-2"' in html
     assert re.search(r"and Fiji <a class=\"rag-cite\"[^>]*>\[1\]</a>\.", html)  # marker, then "."
-    sources = render_sources([{"aid": "a1", "answer": make_answer()}])
+    sources = render_sources([SessionTurn("a1", make_answer())])
     for n in (1, 2):
         assert f'id="rag-src-a1-{n}"' in sources  # every marker has a target
 
@@ -56,7 +58,7 @@ def test_citation_panel_data_lists_cited_passages_with_highlight():
 
 
 def test_sources_panel_shows_title_page_score_and_marked_sentence():
-    html = render_sources([{"aid": "a1", "answer": make_answer(), "search_query": "q1"}])
+    html = render_sources([SessionTurn("a1", make_answer(), "q1")])
     assert "Japan&#x27;s OSA &lt;seed&gt;" in html
     assert '<span class="rag-page">p. 6</span>' in html
     assert "score 0.64" in html and "score 0.51" in html
@@ -70,17 +72,14 @@ def test_rewritten_follow_up_is_shown():
     assert "Follow-up searched as: <q>how much did each get (recipients OSA)</q>" in (
         render_answer(answer, "b")
     )
-    html = render_sources(
-        [{"aid": "b", "answer": answer, "search_query": answer.standalone_question,
-          "method": "heuristic"}]
-    )  # fmt: skip
+    html = render_sources([SessionTurn("b", answer, answer.standalone_question, "heuristic")])
     assert "Searched for: <q>how much did each get (recipients OSA)</q>" in html
     assert "follow-up expanded" in html
 
 
 def test_latest_answer_first_and_older_folded():
     first, second = make_answer(), make_answer(refused=True)
-    html = render_sources([{"aid": "a1", "answer": first}, {"aid": "a2", "answer": second}])
+    html = render_sources([SessionTurn("a1", first), SessionTurn("a2", second)])
     assert html.index("rag-grp-a2") < html.index("rag-grp-a1")
     assert html.count('<details class="rag-older">') == 1
 
@@ -94,7 +93,7 @@ def test_refusal_looks_different_and_says_what_was_searched():
     assert "Searched for <q>moon composition</q>" in html
     assert "Japan&#x27;s OSA &lt;seed&gt;" in html and "Joint Vision, p. 6" in html
     assert '<a class="rag-cite" href="#rag-src-r1-1"' in html
-    panel = render_sources([{"aid": "r1", "answer": answer}])
+    panel = render_sources([SessionTurn("r1", answer)])
     assert 'id="rag-src-r1-2"' in panel and "No answer:" in panel
     assert "<mark>" not in panel  # nothing supported, nothing highlighted
 
@@ -112,18 +111,18 @@ def test_refusal_with_nothing_retrieved():
     answer = make_answer(refused=True)
     answer.retrieved = []
     assert "nothing found" in render_refusal(answer, "r")
-    assert "Nothing was retrieved" in render_sources([{"aid": "r", "answer": answer}])
+    assert "Nothing was retrieved" in render_sources([SessionTurn("r", answer)])
 
 
 def test_all_document_text_is_escaped():
     answer = make_answer()
     outputs = [
         render_answer(answer, "a1"),
-        render_sources([{"aid": "a1", "answer": answer}]),
+        render_sources([SessionTurn("a1", answer)]),
         render_refusal(make_answer(refused=True), "r"),
         render_streaming(INJECTED),
         render_error(INJECTED, "rag ingest <x>"),
-        render_documents([{"source": "<b>.txt", "title": INJECTED, "chunks": 2}]),
+        render_documents([DocumentInfo("<b>.txt", INJECTED, "h", chunks=2)]),
         render_banner([(INJECTED, None)]),
     ]
     for html in outputs:
@@ -151,8 +150,8 @@ def test_banner_and_documents_table():
     banner = render_banner([("The model 'x' is not installed.", "rag models install x")])
     assert "<code>rag models install x</code>" in banner and 'role="alert"' in banner
     docs = [
-        {"source": "corpus/a.md", "title": "A", "chunks": 3, "pages": None},
-        {"source": ".rag/uploads/b.pdf", "title": "B", "chunks": 5, "pages": 7},
+        DocumentInfo("corpus/a.md", "A", "h1", chunks=3),
+        DocumentInfo(".rag/uploads/b.pdf", "B", "h2", pages=7, chunks=5),
     ]
     html = render_documents(docs, uploaded={".rag/uploads/b.pdf"})
     assert "2 documents · 8 passages" in html

@@ -10,7 +10,7 @@ import sys
 
 import rag.pipeline as PL
 import rag.prompting as P
-from rag.cli import app
+from rag_app.cli import app
 
 R = P.REFUSAL_TEXT
 V = sys.argv[1]

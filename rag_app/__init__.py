@@ -1,0 +1,1 @@
+"""The `rag` command, composed above the packages it joins (rag, ui, evals)."""

@@ -1,0 +1,1 @@
+"""Integration tier: the real embedder and the tiny model."""

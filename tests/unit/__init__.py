@@ -1,0 +1,1 @@
+"""Unit tier: no model files (a hashing embedder and a scripted generator)."""

@@ -1,0 +1,333 @@
+"""rag.checks: each check rejects a hand-made near-miss draft and passes a right one.
+
+The drafts are built with `make_draft` over hand-made numbered context sentences,
+as the pipeline builds them from the model's reply. Every function of
+`CLAIM_CHECKS` and `ANSWER_CHECKS` has a case here, and each near miss is caught
+*only* by its own check: removing that check from its list lets the near miss
+through, so no check can be dropped without a test failing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from rag.checks import (
+    ANSWER_CHECKS,
+    CLAIM_CHECKS,
+    adds_information,
+    asked_thing_covered,
+    evidence_text,
+    first_failure,
+    make_draft,
+    names_evidence,
+    names_in_evidence,
+    number_when_asked,
+    numbers_in_evidence,
+    question_figures_covered,
+    question_names_covered,
+    words_in_evidence,
+)
+from rag.types import ContextSentence
+
+KISHIDA = "Kishida visit to the Philippines"
+RADAR = "Under OSA, Japan gifted to Manila a coastal radar system valued at $4 million."
+RECIPIENTS = "The first recipients of OSA are Malaysia, the Philippines, Bangladesh, and Fiji."
+OSA_TITLE = "Japan's Official Security Assistance"
+
+
+def context(*texts: str, title: str = KISHIDA, n: int = 1) -> list[ContextSentence]:
+    """Numbered sentences of one passage, as `number_context` makes them."""
+    out, at = [], 0
+    for s, text in enumerate(texts, start=1):
+        out.append(ContextSentence(f"{n}.{s}", n, text, at, at + len(text), title))
+        at += len(text) + 1
+    return out
+
+
+@dataclass
+class Case:
+    """A question over evidence, with a near-miss answer and a right one."""
+
+    question: str
+    sentences: list[ContextSentence]
+    near_miss: str
+    right: str
+    reason: str  # part of the near miss's reason
+    named: list[str] | None = None  # ids the model names in the near miss (default: all)
+    right_context: list[ContextSentence] | None = None  # when the right case differs
+    right_question: str | None = None
+
+
+CLAIM_CASES: dict[str, Case] = {
+    "numbers_in_evidence": Case(
+        "How much OSA funding did the Philippines receive?",
+        context(RADAR),
+        near_miss="The radar system given to the Philippines was valued at $6 million [1].",
+        right="The radar system given to the Philippines was valued at $4 million [1].",
+        reason="its figure 6 is not in the evidence",
+    ),
+    "names_in_evidence": Case(
+        "Which countries receive OSA?",
+        context(RECIPIENTS, title=OSA_TITLE),
+        near_miss="Vietnam and Indonesia are recipients, with Malaysia, the Philippines, "
+        "Bangladesh and Fiji [1].",
+        right="The recipients are Malaysia, the Philippines, Bangladesh and Fiji [1].",
+        reason="it names indonesia, vietnam, which the evidence does not",
+    ),
+    "words_in_evidence": Case(
+        "What does OSA pay for?",
+        context("OSA gives partner militaries coastal radars and patrol boats.", title=OSA_TITLE),
+        near_miss="OSA pays for submarines, fighter jets and missiles [1].",
+        right="OSA gives partner militaries coastal radars and patrol boats [1].",
+        reason="most of what it says is not in the evidence",
+    ),
+}
+
+ANSWER_CASES: dict[str, Case] = {
+    "names_evidence": Case(
+        "How much does it cost?",
+        context(RADAR),
+        near_miss="It costs $4 million [1].",
+        right="It costs $4 million [1].",
+        reason="the model named no evidence for an answer",
+        named=[],
+    ),
+    "question_names_covered": Case(
+        "How much OSA funding did Malaysia receive?",
+        context(RADAR),
+        near_miss="Malaysia received $4 million [1].",
+        right="The Philippines received $4 million [1].",
+        right_question="How much OSA funding did the Philippines receive?",
+        reason="the evidence does not mention malaysia, which the question names",
+    ),
+    "question_figures_covered": Case(
+        "How much OSA funding did the Philippines receive in 2025?",
+        context(RADAR),
+        near_miss="The Philippines received $4 million in 2025 [1].",
+        right="The Philippines received $4 million in 2023 [1].",
+        right_question="How much OSA funding did the Philippines receive in 2023?",
+        right_context=context(RADAR, title=KISHIDA + " (4 November 2023)"),
+        reason="the evidence does not mention 2025, which the question names",
+    ),
+    "asked_thing_covered": Case(
+        "How many patrol vessels did Japan give the Philippines?",
+        context(RADAR),
+        near_miss="Japan gave the Philippines 4 patrol vessels [1].",
+        right="Japan gave the Philippines one coastal radar system [1].",
+        right_question="How many radar systems did Japan give the Philippines?",
+        reason="the evidence does not mention the patrol vessels the question asks about",
+    ),
+    "adds_information": Case(
+        "Which countries are the first recipients of OSA?",
+        context(RECIPIENTS, title=OSA_TITLE),
+        near_miss="The first recipients of OSA are countries [1].",
+        right="Malaysia, the Philippines, Bangladesh and Fiji [1].",
+        reason="the drafted answer only restates the question",
+    ),
+    "number_when_asked": Case(
+        "How many countries are the first recipients of OSA?",
+        context(RECIPIENTS, title=OSA_TITLE),
+        near_miss="The recipients are Malaysia and the Philippines [1].",
+        right="Four countries: Malaysia, the Philippines, Bangladesh and Fiji [1].",
+        reason="gives no number, date or figure, which the question asks for",
+    ),
+}
+
+
+def _args(kind: str, question: str, answer: str, named: list[str], sentences):
+    """The arguments the pipeline passes a claim check or an answer check."""
+    draft = make_draft(answer, named, sentences)
+    if kind == "claim":
+        (claim,) = draft.claims
+        return question, claim, claim.evidence
+    return question, draft, [s for s in sentences if s.id in set(draft.evidence_ids)]
+
+
+def _near_miss(kind: str, case: Case):
+    named = [s.id for s in case.sentences] if case.named is None else case.named
+    return _args(kind, case.question, case.near_miss, named, case.sentences)
+
+
+def _right(kind: str, case: Case):
+    sentences = case.right_context or case.sentences
+    question = case.right_question or case.question
+    return _args(kind, question, case.right, [s.id for s in sentences], sentences)
+
+
+ALL_CASES = [("claim", name, case) for name, case in CLAIM_CASES.items()] + [
+    ("answer", name, case) for name, case in ANSWER_CASES.items()
+]
+CHECKS = {c.__name__: c for c in CLAIM_CHECKS + ANSWER_CHECKS}
+
+
+@pytest.mark.parametrize(("kind", "name", "case"), ALL_CASES, ids=[n for _, n, _ in ALL_CASES])
+def test_check_rejects_its_near_miss_and_passes_the_right_draft(kind, name, case):
+    check = CHECKS[name]
+    reason = check(*_near_miss(kind, case))
+    assert reason is not None and case.reason in reason, reason
+    assert check(*_right(kind, case)) is None
+
+
+@pytest.mark.parametrize(("kind", "name", "case"), ALL_CASES, ids=[n for _, n, _ in ALL_CASES])
+def test_removing_a_check_lets_its_near_miss_through(kind, name, case):
+    checks = CLAIM_CHECKS if kind == "claim" else ANSWER_CHECKS
+    assert name in [c.__name__ for c in checks], f"{name} is no longer in its list"
+    args = _near_miss(kind, case)
+    reason = first_failure(checks, *args)
+    assert reason is not None and case.reason in reason, reason
+    assert first_failure([c for c in checks if c.__name__ != name], *args) is None
+    assert first_failure(checks, *_right(kind, case)) is None  # the right draft passes all
+
+
+def test_every_check_has_a_near_miss_case():
+    assert [c.__name__ for c in CLAIM_CHECKS] == list(CLAIM_CASES)
+    assert [c.__name__ for c in ANSWER_CHECKS] == list(ANSWER_CASES)
+
+
+def test_the_brief_near_misses():
+    """The near misses that motivated the checks, each against the full lists."""
+    radar = context(RADAR.replace("Under OSA, ", ""))
+    q = "How much OSA funding did Malaysia receive?"
+    draft = make_draft("Malaysia received $4 million [1].", ["1.1"], radar)
+    assert question_names_covered(q, draft, radar) is not None
+    assert "malaysia" in first_failure(ANSWER_CHECKS, q, draft, radar)
+    q = "How much did the Philippines receive in 2025?"
+    draft = make_draft("The Philippines received $4 million in 2025 [1].", ["1.1"], radar)
+    assert "2025" in question_figures_covered(q, draft, radar)
+    q = "Which countries received OSA?"
+    recipients = context(RECIPIENTS)
+    (claim,) = make_draft("Vietnam and Indonesia [1].", ["1.1"], recipients).claims
+    assert "vietnam" in names_in_evidence(q, claim, claim.evidence)
+    q = "How many patrol vessels did Japan give the Philippines?"
+    draft = make_draft("Japan gave 4 patrol vessels [1].", ["1.1"], radar)
+    assert "patrol vessels" in asked_thing_covered(q, draft, radar)
+
+
+def test_make_draft_rests_each_claim_on_the_named_sentences_of_its_passage():
+    sentences = context(RADAR, "The radar watches the South China Sea.") + context(
+        RECIPIENTS, title=OSA_TITLE, n=2
+    )
+    answer = "Japan gave Manila a radar [1]. Fiji is a recipient [2]. It is Japan's programme."
+    draft = make_draft(answer, ["2.1", "1.1", "9.9"], sentences)
+    assert draft.evidence_ids == ["1.1", "2.1"]  # context order; unknown ids dropped
+    first, second, third = draft.claims
+    assert first.text == "Japan gave Manila a radar." and first.citations == [1]
+    assert [s.id for s in first.evidence] == ["1.1"]  # 1.2 was not named
+    assert [s.id for s in second.evidence] == ["2.1"] and second.citations == [2]
+    # no marker: all named sentences, narrowed to those that say what it adds ("Japan")
+    assert [s.id for s in third.evidence] == ["1.1"] and third.citations == [1]
+    assert draft.text == "Japan gave Manila a radar. Fiji is a recipient. It is Japan's programme."
+
+
+def test_make_draft_cites_the_evidence_when_the_marker_is_wrong():
+    draft = make_draft("Fiji is a recipient [7].", ["1.1"], context(RECIPIENTS))
+    (claim,) = draft.claims
+    assert claim.citations == [1] and [s.id for s in claim.evidence] == ["1.1"]
+
+
+def test_make_draft_folds_a_trailing_marker_into_its_sentence():
+    draft = make_draft("Fiji is a recipient. [1]", ["1.1"], context(RECIPIENTS))
+    assert len(draft.claims) == 1 and draft.claims[0].citations == [1]
+
+
+def test_evidence_text_holds_the_titles_once_and_the_sentences():
+    sentences = context(RADAR, "Second sentence.")
+    assert evidence_text(sentences) == f"{KISHIDA}\n{RADAR}\nSecond sentence."
+
+
+def test_question_figures_may_come_from_the_title_date():
+    dated = context(RADAR, title=KISHIDA + " (4 November 2023)")
+    q = "What did Japan give the Philippines in 2023?"
+    draft = make_draft("A coastal radar system [1].", ["1.1"], dated)
+    assert question_figures_covered(q, draft, dated) is None
+    assert question_figures_covered(q, draft, context(RADAR)) is not None
+
+
+def test_numbers_one_arithmetic_step_away_are_supported():
+    evidence = context("Each of the 4 recipients receives 500 million yen.", title=OSA_TITLE)
+    q = "How much do the recipients receive in total?"
+    (claim,) = make_draft("They receive 2 billion yen in total [1].", ["1.1"], evidence).claims
+    assert numbers_in_evidence(q, claim, claim.evidence) is None
+
+
+def test_words_share_follows_min_share():
+    evidence = context("OSA gives partner militaries coastal radars.", title=OSA_TITLE)
+    q = "What does OSA give?"
+    (claim,) = make_draft("OSA gives coastal radars and submarines [1].", ["1.1"], evidence).claims
+    # added: coastal, radars, submarines -> 2 of 3 in the evidence
+    assert words_in_evidence(q, claim, claim.evidence, min_share=0.5) is None
+    assert words_in_evidence(q, claim, claim.evidence, min_share=0.9) is not None
+
+
+def test_names_from_the_question_need_no_evidence_in_a_claim():
+    evidence = context(RADAR)
+    (claim,) = make_draft("Malaysia got nothing like it [1].", ["1.1"], evidence).claims
+    assert names_in_evidence("Did Malaysia get a radar?", claim, claim.evidence) is None
+    assert names_in_evidence("Did it get a radar?", claim, claim.evidence) is not None
+
+
+def test_no_evidence_refuses_first():
+    q = "How much OSA funding did Malaysia receive?"
+    draft = make_draft("Malaysia received $4 million [1].", [], context(RADAR))
+    assert first_failure(ANSWER_CHECKS, q, draft, []) == names_evidence(q, draft, [])
+    assert adds_information(q, draft, []) is None and number_when_asked(q, draft, []) is None
+
+
+def test_question_names_may_be_in_the_evidence_passage_but_not_in_another():
+    from rag.checks import make_draft, question_names_covered
+    from rag.types import ContextSentence
+
+    context = [
+        ContextSentence("1.1", 1, "Kishida toured Southeast Asia in November.", 0, 40, "Seed"),
+        ContextSentence("1.2", 1, "Japan gifted Manila a coastal radar.", 41, 77, "Seed"),
+        ContextSentence("2.1", 2, "Fiji joined the Pacific Islands Forum.", 0, 38, "Forum"),
+    ]
+    question = "What did Japan give Manila during the Southeast Asia tour?"
+    draft = make_draft("A coastal radar [1].", ["1.2"], context)
+    assert question_names_covered(question, draft, draft.claims[0].evidence) is None
+    # the name is only in a passage the evidence does not come from
+    fiji = "What did Japan give Fiji?"
+    assert "fiji" in question_names_covered(fiji, draft, draft.claims[0].evidence)
+
+
+def test_question_names_may_be_in_the_whole_passage_not_only_in_what_was_read():
+    """The setting of a question is often in a sentence of the passage that context
+    selection left out; the whole passage of the evidence counts, another one does not."""
+    read = [ContextSentence("1.1", 1, "Japan gifted Manila a coastal radar.", 41, 77, "Seed")]
+    whole = [
+        ContextSentence(
+            "1",
+            1,
+            "Kishida toured Southeast Asia. Japan gifted Manila a coastal radar.",
+            0,
+            77,
+            "Seed",
+        ),
+        ContextSentence("2", 2, "Fiji joined the Pacific Islands Forum.", 0, 38, "Forum"),
+    ]
+    question = "What did Japan give Manila during the Southeast Asia tour?"
+    only_read = make_draft("A coastal radar [1].", ["1.1"], read)
+    assert "southeast" in question_names_covered(question, only_read, read)
+    draft = make_draft("A coastal radar [1].", ["1.1"], read, passages=whole)
+    assert question_names_covered(question, draft, read) is None
+    assert "fiji" in question_names_covered("What did Japan give Fiji?", draft, read)
+
+
+def test_a_claim_rests_only_on_named_sentences_that_say_what_it_adds():
+    from rag.checks import make_draft
+    from rag.types import ContextSentence
+
+    context = [
+        ContextSentence("1.1", 1, "The OSA's first recipients are Malaysia and Fiji.", 0, 50, "A"),
+        ContextSentence("2.1", 2, "Japan's OSA program gives defense grants.", 0, 41, "B"),
+        ContextSentence("3.1", 3, "Japan revised its security strategy.", 0, 36, "C"),
+    ]
+    question = "Which countries are the first recipients of Japan's OSA?"
+    draft = make_draft("Malaysia and Fiji [1][2][3].", ["1.1", "2.1", "3.1"], context, question)
+    (claim,) = draft.claims
+    assert [s.id for s in claim.evidence] == ["1.1"] and claim.citations == [1]
+    # nothing named says what the claim adds: it keeps all its evidence (and fails a check)
+    vague = make_draft("Somewhere else [2][3].", ["2.1", "3.1"], context, question)
+    assert [s.id for s in vague.claims[0].evidence] == ["2.1", "3.1"]

@@ -1,0 +1,38 @@
+"""Settings: modes are parsed in one place, with an error naming the allowed values."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from rag.config import IndexType, Retrieval, Settings
+
+
+def test_modes_parse_from_strings_and_compare_equal_to_them():
+    settings = Settings(retrieval=" Dense ", index_type="HNSW")
+    assert settings.retrieval is Retrieval.DENSE and settings.retrieval == "dense"
+    assert settings.index_type is IndexType.HNSW
+    assert Settings().retrieval is Retrieval.HYBRID
+    assert settings.replace(retrieval="hybrid").retrieval is Retrieval.HYBRID
+
+
+@pytest.mark.parametrize(
+    ("name", "allowed"),
+    [("retrieval", "'hybrid', 'dense'"), ("index_type", "'auto', 'flat', 'hnsw', 'ivfpq'")],
+)
+def test_a_bad_mode_names_the_value_and_the_allowed_ones(name, allowed, monkeypatch):
+    with pytest.raises(ValueError) as err:
+        Settings(**{name: "bm42"})
+    assert str(err.value) == f"{name} must be one of {allowed}, got 'bm42'"
+    monkeypatch.setenv(f"RAG_{name.upper()}", "bm42")
+    with pytest.raises(ValueError, match=f"{name} must be one of"):
+        Settings.from_env()
+
+
+def test_to_dict_holds_plain_values():
+    data = Settings(retrieval="dense").to_dict()
+    assert type(data["retrieval"]) is str and data["retrieval"] == "dense"
+    assert type(data["index_type"]) is str
+    assert yaml.safe_load(yaml.safe_dump(data)) == json.loads(json.dumps(data))
