@@ -5,12 +5,11 @@
 Reads the ``ours`` records of each run's ``results.jsonl`` that were answered
 (passed every check) and carry the pipeline's signals, labels each right or
 wrong (`evals.metrics.answer_wrong`: a wrong keyword answer, an unanswerable
-question answered, ...), and fits an unweighted scikit-learn logistic regression on the
-standardized signals. The decision threshold follows from the cost of a wrong
-answer (``WRONG_COST`` right answers: for our users a cited wrong answer is worse
-than a refusal): keep an answer when P(right) >= WRONG_COST / (1 + WRONG_COST).
-The coefficients, scaling, threshold and the runs they came from are written as
-JSON (never pickled).
+question answered, ...), and fits a scikit-learn logistic regression on the
+standardized signals. The decision threshold ``abstain_below`` is the one that
+maximizes right answers kept minus ``WRONG_COST`` x wrong answers kept: for our
+users a cited wrong answer is worse than a refusal. The coefficients, scaling,
+threshold and the runs they came from are written as JSON (never pickled).
 
 Only runs on data disjoint from every reported set may be used: the osa dev
 half and the ``squad2-calibration`` set (SQuAD 2.0 dev minus the reported
@@ -73,25 +72,20 @@ def training_rows(run_dir: Path) -> tuple[list[list[float]], list[int], str]:
     return rows, labels, f"{name} ({split}): {len(rows)} answered questions"
 
 
-def keep_gain(labels: np.ndarray, keep: np.ndarray) -> float:
-    """Right answers kept minus WRONG_COST x wrong answers kept, per question."""
-    kept = np.asarray(keep) == 1
-    labels = np.asarray(labels)
-    return float(labels[kept].sum() - WRONG_COST * (1 - labels[kept]).sum()) / len(labels)
+def best_threshold(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """The threshold maximizing right kept - WRONG_COST * wrong kept (0 keeps all)."""
+    best, best_gain = 0.0, -np.inf
+    for t in np.linspace(0.0, 0.95, 20):
+        kept = probabilities >= t
+        gain = labels[kept].sum() - WRONG_COST * (1 - labels[kept]).sum()
+        if gain > best_gain:
+            best, best_gain = float(t), gain
+    return round(best, 2)
 
 
 def fit(run_dirs: list[Path]) -> tuple[Calibration, float]:
-    """The calibration fitted on ``run_dirs`` and its decision threshold.
-
-    An unweighted logistic regression, so its output estimates P(right). The
-    threshold is not tuned: keeping an answer pays when P(right) x 1 exceeds
-    (1 - P(right)) x WRONG_COST, i.e. above WRONG_COST / (1 + WRONG_COST). The notes
-    record how well that holds out of sample (5-fold cross-validated predictions).
-    """
+    """The calibration fitted on ``run_dirs`` and its decision threshold."""
     from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import brier_score_loss
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
-    from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     rows, labels, described = [], [], []
@@ -100,33 +94,25 @@ def fit(run_dirs: list[Path]) -> tuple[Calibration, float]:
         rows += r
         labels += y
         described.append(what)
-    if min(labels.count(0), labels.count(1)) < 5:
-        raise CalibrationDataError("need at least 5 right and 5 wrong answers to fit on")
+    if len(set(labels)) < 2:
+        raise CalibrationDataError("need both right and wrong answers to fit on")
     x, y = np.array(rows), np.array(labels)
-    model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0))
-    folds = StratifiedKFold(5, shuffle=True, random_state=0)
-    held_out = cross_val_predict(model, x, y, cv=folds, method="predict_proba")[:, 1]
-    threshold = round(WRONG_COST / (1 + WRONG_COST), 2)
-    scaler, regression = model.fit(x, y)[0], model[1]
+    scaler = StandardScaler().fit(x)
     scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
+    model = LogisticRegression(C=1.0, class_weight="balanced").fit((x - scaler.mean_) / scale, y)
     calibration = Calibration(
         features=FEATURES,
-        coef=[round(float(c), 5) for c in regression.coef_[0]],
-        intercept=round(float(regression.intercept_[0]), 5),
+        coef=[round(float(c), 5) for c in model.coef_[0]],
+        intercept=round(float(model.intercept_[0]), 5),
         mean=[round(float(m), 5) for m in scaler.mean_],
         scale=[round(float(s), 5) for s in scale],
-        threshold=threshold,
         trained_on="; ".join(described),
-        notes={
-            "n": len(y),
-            "right": int(y.sum()),
-            "wrong_cost": WRONG_COST,
-            "threshold": "WRONG_COST / (1 + WRONG_COST), not tuned",
-            "cross_validated_brier": round(float(brier_score_loss(y, held_out)), 4),
-            "cross_validated_keep_gain": round(keep_gain(y, held_out >= threshold), 4),
-            "cross_validated_kept": int((held_out >= threshold).sum()),
-        },
+        notes={"n": len(y), "right": int(y.sum()), "wrong_cost": WRONG_COST},
     )
+    probabilities = np.array(
+        [calibration.confidence(dict(zip(FEATURES, r, strict=True))) for r in rows]
+    )
+    calibration.threshold = best_threshold(probabilities, y)
     return calibration, calibration.threshold
 
 

@@ -59,8 +59,8 @@ class Draft:
     text: str
     claims: list[Claim]
     evidence_ids: list[str]
-    # The passages the evidence comes from (whole, or the sentences the model read
-    # of them): the setting a question's names may be found in.
+    # What the model read of the passages its evidence comes from (all their
+    # numbered sentences): the setting a question's names may be found in.
     surroundings: list[ContextSentence] = field(default_factory=list)
 
 
@@ -68,20 +68,12 @@ Check = Callable[[str, object, list[ContextSentence]], "str | None"]
 
 
 def make_draft(
-    answer: str,
-    evidence_ids: list[str],
-    context: list[ContextSentence],
-    question: str = "",
-    passages: list[ContextSentence] | None = None,
+    answer: str, evidence_ids: list[str], context: list[ContextSentence], question: str = ""
 ) -> Draft:
     """Split the answer into claims, each resting on the named sentences of the
     passages it cites ([n]) that say something the claim adds to the ``question``
-    (a model often names the first sentence of every passage); when none of those
-    does, on any named sentence that does (a wrong marker is common), else on the
-    cited ones (all named ones when it cites none). Its citations become the passages
-    of its evidence.
-    ``passages`` (`rag.evidence.whole_passages`) are the surroundings when given, else
-    the sentences of ``context`` from the evidence's passages."""
+    (a model often names the first sentence of every passage); a claim citing none
+    of them rests on all named ones. Its citations become the passages of its evidence."""
     named = [s for s in context if s.id in set(evidence_ids)]
     spans, pieces = _merge_marker_only(answer, sentence_spans(answer))
     claims: list[Claim] = []
@@ -93,20 +85,16 @@ def make_draft(
             continue
         claims.append(_claim(text, markers, named, question))
     clean = " ".join(claim.text for claim in claims)
-    cited = {s.n for s in named}
-    surroundings = [s for s in (passages or context) if s.n in cited]
+    passages = {s.n for s in named}
+    surroundings = [s for s in context if s.n in passages]
     return Draft(clean, claims, [s.id for s in named], surroundings)
 
 
 def _claim(text: str, markers: list[int], named: list[ContextSentence], question: str) -> Claim:
-    cited = [s for s in named if s.n in markers] or named
+    evidence = [s for s in named if s.n in markers] or named
     added = _stems(text) - _stems(question)
-
-    def relevant(sentences: list[ContextSentence]) -> list[ContextSentence]:
-        return [s for s in sentences if _stems(s.text) & added]
-
-    # a wrong [n] marker is common: then the named sentences of other passages count
-    evidence = relevant(cited) or relevant(named) or cited
+    relevant = [s for s in evidence if _stems(s.text) & added]
+    evidence = relevant or evidence
     return Claim(text, sorted({s.n for s in evidence}), evidence)
 
 
@@ -186,10 +174,12 @@ def names_evidence(question: str, draft: Draft, evidence: list[ContextSentence])
 def question_names_covered(
     question: str, draft: Draft, evidence: list[ContextSentence]
 ) -> str | None:
-    """Every name of the question is in the passages the evidence comes from or their
-    titles: a question's setting ("during Kishida's Southeast Asia tour") is rarely in
-    the one sentence that answers it (wrong refusals on the osa dev half), but an answer
-    from a passage about another country or meeting is still refused."""
+    """Every name of the question is in the passages the evidence comes from (as the
+    model read them) or their titles: a question's setting ("during Kishida's Southeast
+    Asia tour", "the White House fact sheet") is rarely in the one sentence that answers
+    it (wrong refusals on the osa dev half), but an answer from a passage about another
+    country or meeting is still refused. (Looking in the whole passages instead let the
+    reported near miss through: see evals/README.md.)"""
     missing = _names(question) - _stems(evidence_text(draft.surroundings or evidence))
     if missing:
         return (

@@ -63,24 +63,6 @@ def number_context(
     return numbered
 
 
-def whole_passages(
-    passages: list[ContextPassage], clean: Callable[[str], str] = lambda text: text
-) -> list[ContextSentence]:
-    """Each passage's whole text as one item (id "n"): where a question's names are
-    looked for, since the sentence that answers rarely repeats its setting."""
-    return [
-        ContextSentence(
-            str(n),
-            n,
-            " ".join(clean(p.hit.chunk.text).split()),
-            0,
-            len(p.hit.chunk.text),
-            p.hit.chunk.title,
-        )
-        for n, p in enumerate(passages, start=1)
-    ]
-
-
 def evidence_schema(ids: list[str]) -> dict:
     """JSON schema of the reply: evidence ids (an enum of those shown), then the answer."""
     items: dict = {"type": "string", "enum": ids} if ids else {"type": "string"}

@@ -30,12 +30,7 @@ from rag.config import Settings
 from rag.context import select_context
 from rag.drafting import ContextOverflow, Reply, StreamEvent, stream_draft
 from rag.embeddings import Embedder
-from rag.evidence import (
-    evidence_schema,
-    format_numbered_passages,
-    number_context,
-    whole_passages,
-)
+from rag.evidence import evidence_schema, format_numbered_passages, number_context
 from rag.generation import Generator, LlamaCppGenerator
 from rag.judge import Judge
 from rag.models import MODELS, ensure_model
@@ -253,8 +248,7 @@ class RagPipeline:
             return
 
         # check: claims against the sentences the model named, then the whole draft
-        passages = whole_passages(context, clean=prompt_safe_text)
-        draft = make_draft(reply.answer, reply.evidence, numbered, query, passages)
+        draft = make_draft(reply.answer, reply.evidence, numbered, query)
         named = [s for s in numbered if s.id in set(reply.evidence)]
         sentences = [self._checked(query, claim, numbered) for claim in draft.claims]
         supported = [s for s in sentences if s.supported]
