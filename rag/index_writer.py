@@ -14,7 +14,7 @@ import os
 import shutil
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import faiss
@@ -178,8 +178,9 @@ class IndexWriter:
             self.manifest.index_params = index_params(self.index)
         self.manifest.index_type = kind
 
-    def commit(self) -> Path:
-        """Finish the draft and make it the current version atomically."""
+    def commit(self, before_swap: Callable[[], None] | None = None) -> Path:
+        """Finish the draft and make it the current version atomically
+        (``before_swap`` is called once the draft is complete and synced)."""
         self._finish_index()
         self.db.commit()
         rows = self.db.execute("SELECT fid, title, text FROM chunks ORDER BY fid").fetchall()
@@ -192,6 +193,8 @@ class IndexWriter:
         (self.draft / MANIFEST_FILE).write_text(self.manifest.to_json(), encoding="utf-8")
         for name in (VECTORS_FILE, DOCSTORE_FILE, MANIFEST_FILE):
             _fsync(self.draft / name)
+        if before_swap is not None:
+            before_swap()
         final = self.draft.with_name(f"v{time.strftime('%Y%m%d-%H%M%S')}-{time.time_ns() % 10**9}")
         os.rename(self.draft, final)
         link_tmp = self.root / f".current-{os.getpid()}"

@@ -8,6 +8,7 @@ vectors: the run stops and asks for ``--rebuild``.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -47,6 +48,24 @@ class IngestReport:
     @property
     def changed(self) -> bool:
         return bool(self.added or self.updated or self.removed)
+
+
+PHASE_FILE_ENV = "RAG_INGEST_PHASE_FILE"
+
+
+def phase_recorder() -> Callable[[str], None]:
+    """Records where an ingest is: ``reading``, ``embedding``, ``writing``, ``swapping``,
+    ``done``, one line each, appended to the file named by $RAG_INGEST_PHASE_FILE as the
+    phase starts (the crash-safety tests read it after a SIGKILL); a no-op when unset."""
+    path = os.environ.get(PHASE_FILE_ENV)
+    if not path:
+        return lambda phase: None
+
+    def record(phase: str) -> None:
+        with open(path, "a", encoding="utf-8") as fh:  # closed: in the kernel before the phase
+            fh.write(phase + "\n")
+
+    return record
 
 
 def chunking_settings(settings: Settings) -> dict:
@@ -91,13 +110,17 @@ def ingest(
     started = time.perf_counter()
     report = IngestReport()
     root = settings.index_dir
+    phase = phase_recorder()
     with index_lock(root, wait_seconds=lock_wait_seconds):
+        phase("reading")
         dim = (embedder or Embedder(settings.embedder)).dim
         items = iter_documents(paths, max_bytes=max_file_bytes)
         plan = plan_ingest(items, settings, dim, rebuild, prune, report, on_skip)
         if plan.empty:
+            phase("done")
             return finish_unchanged(plan, report, started)
 
+        phase("embedding")
         chunks: list[Chunk] = []
         for document in plan.to_add:
             chunks.extend(chunk_document(document, settings.chunk_size, settings.chunk_overlap))
@@ -110,7 +133,8 @@ def ingest(
         vectors = embed_chunks(embedder, chunks, progress)
         report.embed_seconds = time.perf_counter() - t0
         plan.to_add = [DocumentInfo.of(d) for d in plan.to_add]
-        write_index(plan, settings, [(chunks, vectors)], report)
+        write_index(plan, settings, [(chunks, vectors)], report, on_phase=phase)
+    phase("done")
     report.seconds = time.perf_counter() - started
     return report
 
@@ -214,11 +238,14 @@ def write_index(
     settings: Settings,
     batches: Iterable[tuple[list[Chunk], object]],
     report: IngestReport,
+    on_phase: Callable[[str], None] = lambda phase: None,
 ) -> None:
     """Write a new index version: the plan's removals, then ``batches`` of
     (chunks, vectors), then the manifest entries of ``plan.to_add`` (`DocumentInfo`s);
-    commit atomically, or leave the current version untouched on any error."""
+    commit atomically, or leave the current version untouched on any error.
+    ``on_phase`` hears "writing" (the draft) and "swapping" (it becomes current)."""
     manifest = plan.manifest
+    on_phase("writing")
     writer = IndexWriter(settings.index_dir, manifest, plan.previous, settings.index_type)
     try:
         report.chunks_removed = writer.remove_documents(plan.replace_ids)
@@ -231,7 +258,7 @@ def write_index(
         for info in plan.to_add:
             doc_id = doc_id_for(info.source)
             manifest.documents[doc_id] = info.with_chunks(counts.get(doc_id, 0))
-        writer.commit()
+        writer.commit(before_swap=lambda: on_phase("swapping"))
     except BaseException:
         writer.abort()
         raise

@@ -22,7 +22,7 @@ from langchain_core.callbacks import CallbackManagerForLLMRun, CallbackManagerFo
 from langchain_core.documents import Document as LCDocument
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, PrivateAttr
@@ -139,13 +139,27 @@ class RagChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        for token in self._gen().stream_chat(
+        generator = self._gen()
+        for token in generator.stream_chat(
             self._to_messages(messages), self.max_tokens, self.temperature
         ):
             chunk = ChatGenerationChunk(message=AIMessageChunk(content=token))
             if run_manager:
                 run_manager.on_llm_new_token(token, chunk=chunk)
             yield chunk
+        # One closing chunk carries the token counts and the model name: LangChain adds
+        # the chunks up, so only one of them may.
+        stats = generator.last_stats
+        usage = UsageMetadata(
+            input_tokens=stats.prompt_tokens,
+            output_tokens=stats.completion_tokens,
+            total_tokens=stats.prompt_tokens + stats.completion_tokens,
+        )
+        yield ChatGenerationChunk(
+            message=AIMessageChunk(
+                content="", usage_metadata=usage, response_metadata={"model_name": self.model}
+            )
+        )
 
     def _generate(
         self,
@@ -154,5 +168,11 @@ class RagChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        text = "".join(c.text for c in self._stream(messages, stop, run_manager, **kwargs))
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+        chunks = list(self._stream(messages, stop, run_manager, **kwargs))
+        closing = chunks[-1].message
+        message = AIMessage(
+            content="".join(c.text for c in chunks),
+            usage_metadata=closing.usage_metadata,
+            response_metadata=closing.response_metadata,
+        )
+        return ChatResult(generations=[ChatGeneration(message=message)])

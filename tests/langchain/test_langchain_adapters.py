@@ -1,4 +1,5 @@
-"""LangChain standard conformance suites for our adapters, plus a chat-model check."""
+"""LangChain standard conformance suites for our adapters (retriever, embeddings, chat model
+with the tiny model), plus checks of our own."""
 
 from __future__ import annotations
 
@@ -6,8 +7,12 @@ from pathlib import Path
 
 import pytest
 from langchain_core.messages import HumanMessage
-from langchain_tests.integration_tests import RetrieversIntegrationTests
-from langchain_tests.unit_tests import EmbeddingsUnitTests
+from langchain_tests.integration_tests import (
+    ChatModelIntegrationTests,
+    EmbeddingsIntegrationTests,
+    RetrieversIntegrationTests,
+)
+from langchain_tests.unit_tests import ChatModelUnitTests, EmbeddingsUnitTests
 
 from rag.config import Settings
 from rag.ingest import ingest
@@ -54,7 +59,7 @@ class TestRagRetrieverStandard(RetrieversIntegrationTests):
         return "Which countries receive Japan's security assistance?"
 
 
-class TestRagEmbeddingsStandard(EmbeddingsUnitTests):
+class RagEmbeddingsSuite:
     @property
     def embeddings_class(self) -> type[RagEmbeddings]:
         return RagEmbeddings
@@ -62,6 +67,54 @@ class TestRagEmbeddingsStandard(EmbeddingsUnitTests):
     @property
     def embedding_model_params(self) -> dict:
         return {"model": "all-MiniLM-L6-v2"}
+
+
+class TestRagEmbeddingsStandard(RagEmbeddingsSuite, EmbeddingsUnitTests):
+    pass
+
+
+class TestRagEmbeddingsIntegration(RagEmbeddingsSuite, EmbeddingsIntegrationTests):
+    pass
+
+
+class RagChatModelSuite:
+    """What the chat-model suites need to know about `RagChatModel` (tiny model). The
+    adapter streams plain text from one local GGUF model: no tool calls, structured
+    output, JSON mode or non-text inputs (tests/README.md lists the tests this skips)."""
+
+    @property
+    def chat_model_class(self) -> type[RagChatModel]:
+        return RagChatModel
+
+    @property
+    def chat_model_params(self) -> dict:
+        return {"model": "smollm2-135m"}
+
+    @property
+    def has_tool_calling(self) -> bool:
+        return False
+
+    @property
+    def has_structured_output(self) -> bool:
+        return False
+
+    @property
+    def supports_json_mode(self) -> bool:
+        return False
+
+    @property
+    def returns_usage_metadata(self) -> bool:
+        return True  # token counts from llama.cpp, in one closing chunk
+
+
+class TestRagChatModelUnit(RagChatModelSuite, ChatModelUnitTests):
+    pass
+
+
+class TestRagChatModelIntegration(RagChatModelSuite, ChatModelIntegrationTests):
+    @property
+    def standard_chat_model_params(self) -> dict:
+        return {**super().standard_chat_model_params, "max_tokens": 24}  # short replies
 
 
 def test_retriever_metadata_and_ranking(lc_index):

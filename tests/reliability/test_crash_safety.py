@@ -1,13 +1,16 @@
-"""Crash safety: `rag ingest` killed with SIGKILL at random points, and concurrent ingests.
+"""Crash safety: `rag ingest` killed with SIGKILL in each of its phases, and concurrent ingests.
 
 Each run of the kill loop changes the corpus (edit, add or delete a file; every
-fifth run rebuilds), starts `rag ingest --prune` as a subprocess and kills it
-with SIGKILL either after a random delay or just after it starts writing a new
-index version (a draft appears). After every kill the index must load, pass
-`IndexStore.check_consistency()` (FAISS ids = docstore ids = BM25 ids =
-manifest counts) and hold no duplicate chunk or document. A last run without a
-kill must complete and leave exactly the chunks the corpus produces, no drafts
-and one version.
+fifth run rebuilds), starts `rag ingest --prune` as a subprocess with
+$RAG_INGEST_PHASE_FILE set, waits until the ingest reports the run's target phase
+(reading, embedding, writing, swapping, in turn) and SIGKILLs it within that phase;
+the kill is counted by the last phase the ingest recorded. After every kill the
+index must load, pass `IndexStore.check_consistency()` (FAISS ids = docstore ids =
+BM25 ids = manifest counts), hold no duplicate chunk or document, and still be the
+previous version unless the kill came after the swap began. Phases that no kill
+hit get extra targeted runs (bounded); CI must land a kill while writing, the full
+run one in every phase. A last run without a kill must complete and leave exactly
+the chunks the corpus produces, no drafts and one version.
 
 CI runs 6 kill runs; `RAG_STRESS=full` runs 30 (or set `RAG_KILL_RUNS`).
 """
@@ -27,13 +30,16 @@ import pytest
 from rag.chunking import chunk_document
 from rag.config import Settings
 from rag.index_writer import index_lock
-from rag.ingest import ingest
+from rag.ingest import PHASE_FILE_ENV, ingest
 from rag.loaders import Skipped, iter_documents
 from rag.store import IndexStoreError
 
-from .relhelpers import clean_env, index_state, rag_command, record_figures, stress_count
+from .relhelpers import FULL, clean_env, index_state, rag_command, record_figures, stress_count
 
 KILL_RUNS = stress_count("RAG_KILL_RUNS", ci=6, full=30)
+MAX_EXTRA_RUNS = 12
+INGEST_TIMEOUT = 900  # seconds; one ingest took 77 s on 2 cores at a load average of 24
+PHASES = ("reading", "embedding", "writing", "swapping")
 TOPICS = [
     ("albatross", "The Albatross radar station on Tern Island opened in 1994."),
     ("bittern", "Bittern harbour handles 40 container ships every month."),
@@ -64,13 +70,17 @@ def expected_chunk_ids(folder: Path, settings: Settings) -> list[str]:
     return sorted(ids)
 
 
-def start_ingest(work: Path, *args: str) -> tuple[subprocess.Popen, Path]:
+def start_ingest(
+    work: Path, *args: str, phases: Path | None = None
+) -> tuple[subprocess.Popen, Path]:
+    """`rag ingest corpus` in ``work``; its phases are appended to ``phases``."""
     log = work / f"ingest-{time.time_ns()}.log"
+    extra = {PHASE_FILE_ENV: str(phases)} if phases else {}
     with open(log, "w") as out:
         proc = subprocess.Popen(
             [*rag_command(), "ingest", "corpus", "--index-dir", "index", "--quiet", *args],
             cwd=work,
-            env=clean_env(RAG_N_THREADS="1", OMP_NUM_THREADS="1"),
+            env=clean_env(RAG_N_THREADS="1", OMP_NUM_THREADS="1", **extra),
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -83,26 +93,34 @@ def drafts(index: Path) -> list[Path]:
     return sorted(builds.glob(".draft-*")) if builds.is_dir() else []
 
 
-def kill_when(proc: subprocess.Popen, index: Path, rng: random.Random, strategy: str, span: float):
-    """SIGKILL ``proc`` by ``strategy``; returns (a draft was being written then or None
-    if the run finished first, seconds from start until the kill or the first draft)."""
-    started = time.monotonic()
-    if strategy == "timer":  # anywhere before writing (start-up, loading, embedding)
-        deadline = started + rng.uniform(0.2, span)
-        while time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.01)
-    else:  # "draft": once a new version is being written, within the write (~30 ms idle)
-        deadline = started + 300  # or a little later (the swap, old versions removed, exit)
-        while not drafts(index) and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.002)
-        time.sleep(rng.uniform(0.0, 0.04) if rng.random() < 0.6 else rng.uniform(0.04, 0.4))
-    elapsed = time.monotonic() - started
+def last_phase(phases: Path) -> str:
+    """The last phase an ingest recorded completely ("starting" before the first)."""
+    text = phases.read_text(encoding="utf-8") if phases.exists() else ""
+    complete = text.split("\n")[:-1]  # a line cut by the kill is not a phase
+    return complete[-1] if complete else "starting"
+
+
+# How long after reaching its target phase a kill waits: within the phase's usual span
+# (embedding includes loading the model; writing a version takes about 30 ms).
+KILL_DELAY = {"reading": 0.0, "embedding": 1.0, "writing": 0.01, "swapping": 0.0}
+
+
+def kill_in_phase(proc: subprocess.Popen, phases: Path, target: str, rng: random.Random) -> str:
+    """SIGKILL ``proc`` once it reaches ``target`` (or a later phase); returns the phase
+    the kill hit, or "finished" when the run ended first."""
+    order = [*PHASES, "done"]
+    deadline = time.monotonic() + INGEST_TIMEOUT
+    while proc.poll() is None and time.monotonic() < deadline:
+        now = last_phase(phases)
+        if now in order and order.index(now) >= order.index(target):
+            break
+        time.sleep(0.001)
+    time.sleep(rng.uniform(0.0, KILL_DELAY[target]))
     if proc.poll() is not None:
-        return None, elapsed
-    writing = bool(drafts(index))
+        return "finished"
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
-    return writing, elapsed
+    return last_phase(phases)
 
 
 @pytest.fixture
@@ -114,49 +132,62 @@ def work(tmp_path: Path, monkeypatch) -> Path:
     return tmp_path
 
 
-def test_ingest_killed_at_random_points_never_corrupts_the_index(work: Path, embedder):
+def change_corpus(corpus: Path, run: int) -> None:
+    """Edit, add or delete a file (in turn), so that every run has work to do."""
+    name, sentence = TOPICS[run % len(TOPICS)]
+    if run % 3 == 0:
+        write_topic(corpus, name, sentence, run + 1)
+    elif run % 3 == 1:
+        write_topic(corpus, f"extra-{run}", f"Extra site number {run} keeps spare parts.")
+    else:
+        victims = sorted(corpus.glob("extra-*.md")) or sorted(corpus.glob("*.md"))[:1]
+        victims[0].unlink()
+
+
+def test_ingest_killed_in_every_phase_never_corrupts_the_index(work: Path, embedder):
     index = work / "index"
     corpus = work / "corpus"
     rng = random.Random(20240611)
     ingest([Path("corpus")], Settings(index_dir=Path("index")), embedder=embedder, progress=False)
-    assert index_state(index) is not None
-    span = 5.0  # replaced by the measured time to the first draft (run 0 waits for it)
+    checks = 0  # consistency checks that ran and passed
 
-    outcomes: dict[str, int] = {}
-    revision = 0
-    for i in range(KILL_RUNS):
-        # Change the corpus so that every run has work to do.
-        revision += 1
-        name, sentence = TOPICS[i % len(TOPICS)]
-        if i % 3 == 0:
-            write_topic(corpus, name, sentence, revision)
-        elif i % 3 == 1:
-            write_topic(corpus, f"extra-{i}", f"Extra site number {i} keeps spare parts.")
-        else:
-            victims = sorted(corpus.glob("extra-*.md")) or sorted(corpus.glob("*.md"))[:1]
-            victims[0].unlink()
-        args = ("--prune", "--rebuild") if i % 5 == 4 else ("--prune",)
-        strategy = "timer" if i % 2 else "draft"
-        before = index_state(index)["version"]
-        proc, log = start_ingest(work, *args)
-        writing, elapsed = kill_when(proc, index, rng, strategy, span)
-        if i == 0 and writing is not None:
-            span = elapsed  # start-up to writing: the window the random kills fall in
+    def checked_state() -> dict:
+        nonlocal checks
         state = index_state(index)  # loads + consistency + no duplicates (asserts inside)
-        assert state is not None, f"run {i}: the index is gone after a kill"
-        if writing is None:
-            where = "finished"
+        assert state is not None, "the index is gone after a kill"
+        checks += 1
+        return state
+
+    required = set(PHASES) if FULL else {"writing"}
+    hits: dict[str, int] = {}
+    run = 0
+
+    def missing() -> list[str]:
+        return [p for p in PHASES if p in required and not hits.get(p)]
+
+    # The planned runs aim at each phase in turn; then up to MAX_EXTRA_RUNS more aim at
+    # the required phases no kill has hit yet (a swap lasts only milliseconds).
+    while run < KILL_RUNS or (missing() and run < KILL_RUNS + MAX_EXTRA_RUNS):
+        target = PHASES[run % len(PHASES)] if run < KILL_RUNS else missing()[0]
+        change_corpus(corpus, run if run < KILL_RUNS else 0)  # extra runs: an edit
+        args = ("--prune", "--rebuild") if run % 5 == 4 else ("--prune",)
+        before = checked_state()["version"]
+        phases = work / f"phases-{run}.txt"
+        proc, log = start_ingest(work, *args, phases=phases)
+        hit = kill_in_phase(proc, phases, target, rng)
+        state = checked_state()
+        if hit == "finished":
             assert proc.returncode == 0, log.read_text()
-        elif state["version"] != before:
-            where = "after the swap"  # killed while removing old versions or exiting
-        else:
-            where = "while writing" if writing else "before writing"
-        outcomes[where] = outcomes.get(where, 0) + 1
+        elif hit in ("starting", "reading", "embedding", "writing"):
+            assert state["version"] == before, f"run {run}: killed {hit}, yet a new version"
+        hits[hit] = hits.get(hit, 0) + 1
+        run += 1
+    assert not missing(), f"no SIGKILL landed while {missing()} in {run} runs: {hits}"
 
     # A normal run afterwards completes and leaves exactly what the corpus produces.
     proc, log = start_ingest(work, "--prune")
-    assert proc.wait(timeout=300) == 0, log.read_text()
-    state = index_state(index)
+    assert proc.wait(timeout=INGEST_TIMEOUT) == 0, log.read_text()
+    state = checked_state()
     settings = Settings(index_dir=index)
     assert state["chunk_ids"] == expected_chunk_ids(Path("corpus"), settings)
     assert [Path(s).name for s in state["sources"]] == sorted(p.name for p in corpus.glob("*.md"))
@@ -167,14 +198,12 @@ def test_ingest_killed_at_random_points_never_corrupts_the_index(work: Path, emb
     record_figures(
         "kill-loop",
         {
-            "runs": KILL_RUNS,
-            "sigkills": KILL_RUNS - outcomes.get("finished", 0),
-            "killed_before_writing": outcomes.get("before writing", 0),
-            "killed_while_writing_a_version": outcomes.get("while writing", 0),
-            "killed_after_the_swap": outcomes.get("after the swap", 0),
-            "finished_before_the_kill": outcomes.get("finished", 0),
-            "consistency_checks_passed": KILL_RUNS + 2,
-            "seconds_to_first_write": round(span, 1),
+            "runs": run,
+            "extra_runs_for_missing_phases": run - KILL_RUNS,
+            "sigkills": run - hits.get("finished", 0),
+            "sigkills_by_phase": {p: hits.get(p, 0) for p in ("starting", *PHASES, "done")},
+            "finished_before_the_kill": hits.get("finished", 0),
+            "consistency_checks_passed": checks,
         },
     )
 
@@ -195,29 +224,49 @@ def test_ingest_refuses_clearly_while_another_holds_the_lock(work: Path, embedde
     assert index_state(work / "index") == before  # untouched
 
 
-def test_two_ingests_at_once_one_waits_or_fails_clearly(work: Path):
+def first_inside_the_lock(procs: list, phase_files: list[Path]) -> int:
+    """Index of the ingest that records a phase first (phases start inside the lock)."""
+    deadline = time.monotonic() + INGEST_TIMEOUT
+    while time.monotonic() < deadline:
+        inside = [k for k, f in enumerate(phase_files) if last_phase(f) != "starting"]
+        if inside:
+            return inside[0]
+        if all(p.poll() is not None for p, _ in procs):
+            break
+        time.sleep(0.001)
+    raise AssertionError(f"neither ingest took the lock: {[log.read_text() for _, log in procs]}")
+
+
+def test_two_ingests_at_once_one_is_refused_by_the_lock(work: Path):
+    """Both start together; the one that takes the lock first is paused (SIGSTOP) inside
+    it, so the other must meet the lock: it exits 1 with the documented message without
+    entering any phase, and the first, resumed, completes."""
     outcomes = []
     for round_ in range(stress_count("RAG_RACE_ROUNDS", ci=1, full=5)):
         write_topic(work / "corpus", f"round-{round_}", f"Round {round_} added a depot.")
-        procs = [start_ingest(work), start_ingest(work)]
-        results = []
-        for proc, log in procs:
-            code = proc.wait(timeout=300)
-            text = log.read_text()
-            assert "Traceback" not in text, text
-            if code != 0:
-                assert code == 1 and "another ingest is writing" in text, text
-            results.append(code)
-        assert 0 in results, "at least one of the two ingests must succeed"
-        outcomes.append(sorted(results))
+        phase_files = [work / f"race-{round_}-{k}.txt" for k in (0, 1)]
+        procs = [start_ingest(work, phases=f) for f in phase_files]
+        holder = first_inside_the_lock(procs, phase_files)
+        (first, first_log), (other, other_log) = procs[holder], procs[1 - holder]
+        first.send_signal(signal.SIGSTOP)
+        try:
+            code = other.wait(timeout=INGEST_TIMEOUT)
+        finally:
+            first.send_signal(signal.SIGCONT)
+        text = other_log.read_text()
+        assert code == 1 and "another ingest is writing" in " ".join(text.split()), text
+        assert "Traceback" not in text, text
+        assert last_phase(phase_files[1 - holder]) == "starting"  # it never got inside
+        assert first.wait(timeout=INGEST_TIMEOUT) == 0, first_log.read_text()
+        outcomes.append([first.returncode, other.returncode])
         state = index_state(work / "index")
         assert f"corpus/round-{round_}.md" in state["sources"]
     record_figures(
         "concurrent-ingest",
         {
             "rounds": len(outcomes),
-            "exit_codes": outcomes,
-            "refused_by_lock": sum(o.count(1) for o in outcomes),
+            "exit_codes_holder_other": outcomes,
+            "refused_by_lock": sum(o[1] == 1 for o in outcomes),
         },
     )
 
