@@ -174,6 +174,10 @@ def plan_ingest(
             continue
         if item.source in seen_sources:
             continue  # the same file reached twice (overlapping paths)
+        for page, reason in getattr(item, "skipped_pages", {}).items():  # indexed without them
+            report.skipped.append(Skipped(f"{item.source} (page {page})", reason))
+            if on_skip:
+                on_skip(report.skipped[-1])
         seen_sources[item.source] = item.content_hash
         info = known.get(doc_id_for(item.source))
         if info and info.content_hash == item.content_hash:

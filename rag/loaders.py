@@ -1,16 +1,19 @@
 """Turn files into `Document`s: .txt, .md, .html/.htm, .pdf, .docx (and, in
 `rag.jsonl`, collections with one document per line: .jsonl, .jsonl.gz).
 
-Each loader returns clean text plus page starts (PDF). Problems raise
-`LoadError` with a short, specific reason; `iter_documents` turns those into
-`Skipped` records so one bad file never stops a batch.
+Each loader returns clean text plus page starts (PDF: scanned pages go through
+`rag.ocr`). Problems raise `LoadError` with a short, specific reason;
+`iter_documents` turns those into `Skipped` records so one bad file never stops a batch.
 """
 
 from __future__ import annotations
 
 import codecs
+import csv
 import datetime
 import hashlib
+import io
+import logging
 import os
 import re
 import stat
@@ -20,15 +23,16 @@ from pathlib import Path
 
 import yaml
 
+from rag.ocr import PageTexts, read_scanned_pages, tesseract_problem
 from rag.types import Document
 
-# Part of every document's content hash: when text extraction or sentence
-# splitting changes, the next incremental ingest re-reads every file instead of
-# keeping stale chunks.
-LOADER_VERSION = 4  # 4: titles carry the document's date
+# Part of every document's content hash: when text extraction or sentence splitting
+# changes, the next incremental ingest re-reads every file instead of keeping stale chunks.
+LOADER_VERSION = 5  # 4: titles carry the document's date; 5: OCR of scanned PDF pages
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
 MAX_FILE_BYTES = 100 * 1024 * 1024
+Loaded = tuple[str, str, list[int], PageTexts | None]  # title, text, page starts, PDF pages
 
 
 class LoadError(Exception):
@@ -77,16 +81,18 @@ def load_document(path: Path, max_bytes: int = MAX_FILE_BYTES) -> Document:
     except OSError as exc:
         raise LoadError(f"cannot read file: {exc.strerror or exc}") from exc
     content_hash = f"{hashlib.sha256(data).hexdigest()}-l{LOADER_VERSION}"
-    loader = _LOADERS[suffix]
-    title, text, page_starts = loader(data, path)
+    title, text, page_starts, scan = _LOADERS[suffix](data, path)
     if not text.strip():
         raise LoadError("no text found in file")
+    scan = scan or PageTexts([])
     return Document(
         source=display_path(path),
         title=title or path.stem.replace("-", " ").replace("_", " "),
         text=text,
-        content_hash=content_hash,
+        content_hash=content_hash + ("-partial" if scan.skipped_pages else ""),  # read again
         page_starts=page_starts,
+        ocr_pages=scan.ocr_pages,
+        skipped_pages=scan.skipped_pages,
     )
 
 
@@ -173,8 +179,6 @@ def read_manifest_titles(directory: Path) -> dict[str, str]:
     manifest = directory / "MANIFEST.tsv"
     if not manifest.is_file():
         return {}
-    import csv
-
     try:
         with open(manifest, encoding="utf-8", newline="") as fh:
             rows = csv.DictReader(fh, delimiter="\t")
@@ -263,12 +267,11 @@ def _median_len(lines: list[str]) -> int:
     return lengths[len(lengths) // 2]
 
 
-# --- per-format loaders: (bytes, path) -> (title, text, page_starts) ---------------
-
+# --- per-format loaders: (bytes, path) -> Loaded ----------------------------------
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
 
 
-def _load_text(data: bytes, path: Path) -> tuple[str, str, list[int]]:
+def _load_text(data: bytes, path: Path) -> Loaded:
     text = decode_text(data)
     title = ""
     match = _FRONT_MATTER.match(text)
@@ -285,7 +288,7 @@ def _load_text(data: bytes, path: Path) -> tuple[str, str, list[int]]:
         heading = re.search(r"^#\s+(.+)$", text, re.MULTILINE)
         title = heading.group(1).strip() if heading else ""
         text = strip_inline_html(text)
-    return title, normalize_text(text), []
+    return title, normalize_text(text), [], None
 
 
 _LINE_BREAK_TAG = re.compile(r"<br\s*/?>", re.IGNORECASE)
@@ -302,7 +305,7 @@ def strip_inline_html(markdown: str) -> str:
     return _INLINE_TAG.sub("", _LINE_BREAK_TAG.sub("\n", markdown))
 
 
-def _load_html(data: bytes, path: Path) -> tuple[str, str, list[int]]:
+def _load_html(data: bytes, path: Path) -> Loaded:
     from bs4 import BeautifulSoup
     from bs4.element import CData, Comment, Declaration, Doctype, ProcessingInstruction
 
@@ -338,7 +341,7 @@ def _load_html(data: bytes, path: Path) -> tuple[str, str, list[int]]:
         current.append(piece)
     if current:
         blocks.append(" ".join(current))
-    return title, normalize_text("\n\n".join(blocks)), []
+    return title, normalize_text("\n\n".join(blocks)), [], None
 
 
 _HTML_BLOCKS = frozenset(
@@ -348,10 +351,7 @@ _HTML_BLOCKS = frozenset(
 )
 
 
-def _load_pdf(data: bytes, path: Path) -> tuple[str, str, list[int]]:
-    import io
-    import logging
-
+def _load_pdf(data: bytes, path: Path) -> Loaded:
     from pypdf import PdfReader
     from pypdf.errors import DependencyError, PdfReadError
 
@@ -377,8 +377,9 @@ def _load_pdf(data: bytes, path: Path) -> tuple[str, str, list[int]]:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError) as exc:
         raise LoadError(f"corrupt or unreadable PDF ({exc})") from exc
-    if not any(p.strip() for p in pages):
-        raise LoadError("no extractable text - OCR not supported")
+    scan = read_scanned_pages(data, pages, path.name)  # pages without a text layer
+    if not any(p.strip() for p in scan.pages):
+        raise LoadError(f"no extractable text: {tesseract_problem() or 'OCR found none'}")
     title = ""
     try:
         if reader.metadata and reader.metadata.title:
@@ -388,12 +389,12 @@ def _load_pdf(data: bytes, path: Path) -> tuple[str, str, list[int]]:
     parts: list[str] = []
     starts: list[int] = []
     offset = 0
-    for raw in pages:
+    for raw in scan.pages:
         page_text = _unwrap_pdf_page(raw)
         starts.append(offset)
         parts.append(page_text)
         offset += len(page_text) + 2
-    return title, "\n\n".join(parts), starts
+    return title, "\n\n".join(parts), starts, scan
 
 
 def _unwrap_pdf_page(raw: str) -> str:
@@ -412,8 +413,7 @@ def _unwrap_pdf_page(raw: str) -> str:
     return "".join(out).strip()
 
 
-def _load_docx(data: bytes, path: Path) -> tuple[str, str, list[int]]:
-    import io
+def _load_docx(data: bytes, path: Path) -> Loaded:
     import zipfile
 
     import docx
@@ -433,7 +433,7 @@ def _load_docx(data: bytes, path: Path) -> tuple[str, str, list[int]]:
                 if p.text.strip():
                     title = p.text.strip()
                     break
-    return title, normalize_text("\n\n".join(paragraphs)), []
+    return title, normalize_text("\n\n".join(paragraphs)), [], None
 
 
 _LOADERS = {

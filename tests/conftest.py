@@ -26,12 +26,19 @@ from testkit import (  # noqa: F401 - re-exported: older tests import them from 
 from rag.config import Settings
 
 
+@pytest.fixture(scope="session")
+def ocr_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("ocr-cache")
+
+
 @pytest.fixture(autouse=True)
-def _no_rag_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests must not depend on the developer's RAG_* settings (the model cache may stay)."""
+def _no_rag_env(monkeypatch: pytest.MonkeyPatch, ocr_cache: Path) -> None:
+    """Tests must not depend on the developer's RAG_* settings (the model cache may stay);
+    OCR results are cached in a folder of this test session, not in the user's cache."""
     for key in list(os.environ):
         if key.startswith("RAG_") and key != "RAG_MODEL_CACHE":
             monkeypatch.delenv(key)
+    monkeypatch.setenv("RAG_OCR_CACHE", str(ocr_cache))
 
 
 @pytest.fixture(scope="session")

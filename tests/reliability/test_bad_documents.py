@@ -129,7 +129,7 @@ CASES = [
     Case(
         "scanned.pdf",
         lambda p: p.write_bytes(make_blank_pdf(2)),
-        "no extractable text - OCR not supported",
+        "no extractable text",
     ),
     Case("binary.txt", _write(b"\x00\x01\x02\x03ELF\x00" * 300), "binary content in a text file"),
     Case(
