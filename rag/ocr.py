@@ -136,7 +136,7 @@ def _cache_path(data: bytes, page_number: int) -> Path:
 
 
 def read_page(data: bytes, page_number: int) -> OcrPage:
-    """OCR of page ``page_number`` (1-based) of the PDF ``data``, from the cache when read before."""
+    """OCR of page ``page_number`` (1-based) of the PDF ``data`` (cached once read)."""
     path = _cache_path(data, page_number)
     try:
         cached = json.loads(path.read_text(encoding="utf-8"))
