@@ -15,7 +15,11 @@ from reliability.relhelpers import make_text_pdf
 
 TEXT_PAGE = (
     "Harbor patrol report. The patrol boats of Osprey Sound carry coastal radar sets. "
-    "Crews train at the Osprey Sound base every April."
+    "Crews train at the Osprey Sound base every April. The base opened in 2019 with two "
+    "piers and a fuel depot. Each boat patrols the sound twice a week, and the crews log "
+    "every vessel they meet. Fishing boats are the most common contacts in winter. The "
+    "radar sets were upgraded in 2023 to track small craft at night. A joint exercise with "
+    "partner navies is held each autumn near the harbor mouth."
 )
 SCANNED_PAGE = (
     "Kestrel Bay depot report. The Kestrel Bay depot stores exactly 731 spare radar parts. "

@@ -149,6 +149,8 @@ def build_app(
                             "(otherwise they are shown, marked unsupported)",
                         )
                         reset = gr.Button("Reset to defaults", size="sm")
+                # the page script writes "answer id:passage n" here when a PDF citation is opened
+                page_request = gr.Textbox(visible="hidden", elem_id="rag-page-request")
 
         options = [top_k, model, temperature, threshold, context_chars, drop_unsupported]
         chat_inputs = [textbox, chatbot, session, *options]
@@ -180,6 +182,8 @@ def build_app(
             concurrency_limit=None,
         )  # fmt: skip
         chatbot.clear(ui.clear, None, [chatbot, session, sources, feedback_row, textbox])
+        page_request.change(ui.show_page, [page_request, session], [sources],
+                            concurrency_id="pages", show_progress="hidden")  # fmt: skip
 
         def on_upload(files, progress=gr.Progress(track_tqdm=True)):  # noqa: B008
             return ui.upload(files, progress)

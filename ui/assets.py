@@ -131,9 +131,36 @@ details.rag-older > summary { cursor: pointer; font-size: .88em;
 .rag-ok { color: #15803d; }
 .rag-bad { color: #b91c1c; }
 
+/* page view: the cited PDF page beside the passage text, stacked when narrow */
+.rag-passage-body {
+  display: grid; gap: .5em; align-items: start; padding: 0 .5em .5em;
+  grid-template-columns: minmax(0, 1fr) minmax(0, 1fr);
+}
+.rag-passage-body.rag-page-wide { grid-template-columns: minmax(0, 1fr); }
+.rag-passage-body .rag-passage { padding: .2em .2em .5em; }
+.rag-pageview { margin: 0; }
+.rag-page-frame {
+  position: relative; line-height: 0; cursor: zoom-in; background: #fff;
+  border: 1px solid var(--border-color-primary); border-radius: 4px; overflow: hidden;
+}
+.rag-page-wide .rag-page-frame { cursor: zoom-out; }
+.rag-page-frame img { display: block; width: 100%; height: auto; }
+.rag-page-mark {
+  position: absolute; pointer-events: none; border-radius: 2px; mix-blend-mode: multiply;
+  background: rgba(250, 204, 21, .45); outline: 2px solid rgba(217, 119, 6, .8);
+  outline-offset: 1px;
+}
+.rag-pageview figcaption { margin-top: .3em; font-size: .75em; line-height: 1.4;
+  color: var(--body-text-color-subdued); overflow-wrap: anywhere; }
+.rag-page-btn {
+  margin-left: .6em; padding: 0 .5em; border-radius: 6px; font-size: 1em; cursor: pointer;
+  color: var(--color-accent); background: transparent; border: 1px solid var(--color-accent);
+}
+
 #rag-chat .message-row.bot-row { max-width: calc(100% - 24px); }
 
 @media (max-width: 640px) {
+  .rag-passage-body { grid-template-columns: minmax(0, 1fr); }
   #rag-header h1 { font-size: 1.1rem; }
   #rag-header p { font-size: .82rem; }
   #rag-chat .message-row { margin: 12px 6px 6px !important; }
@@ -144,7 +171,10 @@ details.rag-older > summary { cursor: pointer; font-size: .88em;
 
 # Clicking a [n] marker (in an answer or a refusal) opens its passage in the
 # sources panel: switch to the Sources tab, open the <details> (and any folded
-# earlier answer around it), scroll to it and flash it.
+# earlier answer around it), scroll to it and flash it. A PDF passage also asks
+# the server for its page view ("answer id:passage n" into the hidden
+# #rag-page-request box); "Show page" buttons do the same; a click on the page
+# image widens it.
 JS = """
 () => {
   const showTab = () => {
@@ -160,9 +190,27 @@ JS = """
     el.scrollIntoView({ behavior: 'smooth', block: 'start' });
     el.classList.add('rag-flash');
     setTimeout(() => el.classList.remove('rag-flash'), 1600);
+    if (el.dataset.page && !el.querySelector('.rag-pageview')) requestPage(el.dataset.page);
+  };
+  const revealPage = (key, tries) => {
+    const view = document.querySelector(`details[data-page="${key}"] .rag-pageview`);
+    if (view) { view.scrollIntoView({ behavior: 'smooth', block: 'nearest' }); return; }
+    if (tries > 0) setTimeout(() => revealPage(key, tries - 1), 150);
+  };
+  const requestPage = (key) => {
+    const box = document.querySelector('#rag-page-request textarea, #rag-page-request input');
+    if (!box || !key) return;
+    box.value = `${key}#${Date.now()}`;  // a new value each time, so the change event fires
+    box.dispatchEvent(new Event('input', { bubbles: true }));
+    revealPage(key, 100);
   };
   document.addEventListener('click', (event) => {
-    const link = event.target.closest ? event.target.closest('a.rag-cite') : null;
+    const target = event.target.closest ? event.target : null;
+    const button = target && target.closest('.rag-page-btn');
+    if (button) { event.preventDefault(); requestPage(button.dataset.page); return; }
+    const frame = target && target.closest('.rag-page-frame');
+    if (frame) { frame.closest('.rag-passage-body').classList.toggle('rag-page-wide'); return; }
+    const link = target && target.closest('a.rag-cite');
     if (!link) return;
     event.preventDefault();
     event.stopPropagation();

@@ -19,6 +19,7 @@ from rag.conversation import Conversation
 from rag.feedback import append_feedback, feedback_record
 from rag.prompt_safety import clean_question
 from ui.engine import Engine, explain
+from ui.pages import ocr_pages, view_for_request
 from ui.render import (
     EMPTY_SOURCES,
     render_answer,
@@ -221,7 +222,16 @@ class ChatUI:
             uuid.uuid4().hex[:10], answer, follow_up.rewrite.search_query, follow_up.rewrite.method
         )
         session.turns.append(turn)
-        yield show(render_answer(answer, turn.aid), sources=render_sources(session.turns))
+        sources = render_sources(session.turns, ocr_pages(self.engine.documents()))
+        yield show(render_answer(answer, turn.aid), sources=sources)
+
+    def show_page(self, request: str, session: ChatSession | None) -> Update:
+        """The sources panel with the page of the clicked PDF citation beside its text."""
+        turns = (session or ChatSession()).turns
+        view = view_for_request(turns, request or "")
+        if view is None:
+            return gr.skip()
+        return render_sources(turns, ocr_pages(self.engine.documents()), view)
 
     def clear(self) -> ClearUpdate:
         return ClearUpdate([], ChatSession(), EMPTY_SOURCES, gr.update(visible=False), "")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +18,7 @@ from rag.types import Answer, Citation, ContextSentence, DocumentInfo
 
 if TYPE_CHECKING:
     from ui.engine import UploadResult
+    from ui.pages import PageView
     from ui.session import SessionTurn
 
 SNIPPET_CHARS = 260
@@ -96,8 +97,10 @@ def _snippet(text: str, spans: list[tuple[int, int]]) -> str:
     return esc(cut) + (" …" if len(text) > SNIPPET_CHARS else "")
 
 
-def citation_panel_data(answer: Answer) -> list[dict]:
-    """The passages the sources panel lists: cited ones, or all searched ones for a refusal."""
+def citation_panel_data(answer: Answer, ocr: Mapping[str, set[int]] | None = None) -> list[dict]:
+    """The passages the sources panel lists: cited ones, or all searched ones for a refusal.
+
+    ``ocr`` gives the pages read by OCR by document source (the index manifest)."""
     passages = answer.retrieved if answer.refused else answer.citations
     marks = {} if answer.refused else evidence_spans(answer)
     rows = []
@@ -113,6 +116,7 @@ def citation_panel_data(answer: Answer) -> list[dict]:
                 "text": c.text,
                 "highlights": spans,
                 "cited": not answer.refused,
+                "ocr": bool(c.page) and c.page in (ocr or {}).get(c.source, ()),
             }
         )
     return rows
@@ -239,32 +243,68 @@ EMPTY_SOURCES = (
 )
 
 
-def _passage(aid: str, row: dict) -> str:
-    page = f'<span class="rag-page">p. {esc(row["page"])}</span>' if row["page"] else ""
+def _passage(aid: str, row: dict, view: PageView | None = None) -> str:
+    ocr = " · OCR" if row.get("ocr") else ""
+    page = f'<span class="rag-page">p. {esc(row["page"])}{ocr}</span>' if row["page"] else ""
     name = Path(str(row["source"])).name
     full = highlight(row["text"], row["highlights"])
+    key = f"{aid}:{row['n']}"
+    is_pdf = bool(row["page"]) and name.lower().endswith(".pdf")
+    button = (f'<button type="button" class="rag-page-btn" data-page="{esc(key)}" '
+              f'data-testid="rag-page-button">Show page {esc(row["page"])}</button>'
+              if is_pdf and view is None else "")  # fmt: skip
+    body = f'<div class="rag-passage">{full}</div>'
+    if view is not None:  # the page beside the text (stacked on a narrow screen)
+        body = f'<div class="rag-passage-body">{body}{render_page_view(view)}</div>'
     return (
-        f'<details class="rag-src" id="{source_id(aid, row["n"])}">'
-        f'<summary><span class="rag-src-head"><span class="rag-n">[{row["n"]}]</span> '
+        f'<details class="rag-src" id="{source_id(aid, row["n"])}"'
+        + (f' data-page="{esc(key)}"' if is_pdf else "")
+        + (" open>" if view is not None else ">")
+        + f'<summary><span class="rag-src-head"><span class="rag-n">[{row["n"]}]</span> '
         f'<span class="rag-title">{esc(row["title"])}</span>{page}'
         f'<span class="rag-score" title="relevance (cosine similarity)">score '
         f"{row['score']:.2f}</span></span>"
         f'<span class="rag-snippet">{_snippet(row["text"], row["highlights"])}</span></summary>'
-        f'<div class="rag-passage">{full}</div>'
-        f'<div class="rag-file">{esc(name)}</div></details>'
+        f'{body}<div class="rag-file">{esc(name)}{button}</div></details>'
+    )
+
+
+def render_page_view(view: PageView) -> str:
+    """The cited page as an image with a translucent box over each line of evidence."""
+    label = f"Page {view.page}" + (" · OCR" if view.ocr else "")
+    name = Path(view.source).name
+    if view.image is None:
+        return (
+            f'<figure class="rag-pageview" data-testid="rag-page-view"><figcaption>{esc(label)}: '
+            f"{esc(view.problem or 'not available')}</figcaption></figure>"
+        )
+    marks = "".join(
+        f'<span class="rag-page-mark" data-testid="rag-page-mark" style="left:{left * 100:.2f}%;'
+        f"top:{top * 100:.2f}%;width:{(right - left) * 100:.2f}%;"
+        f'height:{(bottom - top) * 100:.2f}%"></span>'
+        for left, top, right, bottom in view.marks
+    )
+    note = view.problem or ("evidence marked" if view.marks else "no evidence to mark")
+    return (
+        f'<figure class="rag-pageview" data-testid="rag-page-view"><div class="rag-page-frame">'
+        f'<img src="{view.image.uri}" width="{view.image.width}" height="{view.image.height}" '
+        f'alt="{esc(label)} of {esc(name)}" data-testid="rag-page-image">{marks}</div>'
+        f"<figcaption>{esc(label)} of {esc(name)} · {esc(note)}</figcaption></figure>"
     )
 
 
 def render_sources_group(
-    answer: Answer, aid: str, search_query: str | None = None, method: str = "none"
-) -> str:
-    """One answer's sources: the query searched and each passage with its highlight."""
+    answer: Answer, aid: str, search_query: str | None = None, method: str = "none",
+    ocr: Mapping[str, set[int]] | None = None, view: PageView | None = None,
+) -> str:  # fmt: skip
+    """One answer's sources: the query searched and each passage with its highlight
+    (``ocr``: pages read by OCR by source; ``view``: a passage's page, shown beside it)."""
     query = search_query or answer.standalone_question or answer.question
     tag = {
         "model": '<span class="rag-tag">follow-up rewritten by the model</span>',
         "heuristic": '<span class="rag-tag">follow-up expanded with earlier terms</span>',
     }.get(method, "")
-    rows = citation_panel_data(answer)
+    rows = citation_panel_data(answer, ocr)
     if answer.refused:
         heading = (
             f'<div class="rag-group-note">No answer: {esc(answer.refusal_reason or "")}. '
@@ -274,7 +314,8 @@ def render_sources_group(
         )
     else:
         heading = ""
-    items = "".join(f"<li>{_passage(aid, r)}</li>" for r in rows)
+    shown = {view.n: view} if view and view.aid == aid else {}
+    items = "".join(f"<li>{_passage(aid, r, shown.get(r['n']))}</li>" for r in rows)
     also = ""
     if not answer.refused:
         cited = {c.n for c in answer.citations}
@@ -312,23 +353,28 @@ def render_evidence(evidence: Sequence[ContextSentence], query: str) -> str:
     )
 
 
-def render_sources(turns: Sequence[SessionTurn]) -> str:
+def render_sources(
+    turns: Sequence[SessionTurn], ocr: Mapping[str, set[int]] | None = None,
+    view: PageView | None = None,
+) -> str:  # fmt: skip
     """The sources panel: the latest answer open, earlier ones folded (newest first).
 
-    ``turns`` are the session's answered turns, oldest first.
+    ``turns`` are the session's answered turns, oldest first; ``ocr`` and ``view``
+    as in `render_sources_group`.
     """
     shown = list(turns)[-MAX_GROUPS:]
     if not shown:
         return EMPTY_SOURCES
     blocks = []
     for i, t in enumerate(reversed(shown)):
-        body = render_sources_group(t.answer, t.aid, t.search_query, t.method)
+        body = render_sources_group(t.answer, t.aid, t.search_query, t.method, ocr, view)
         if i == 0:
             blocks.append(body)
         else:
+            opened = " open" if view and view.aid == t.aid else ""
             blocks.append(
-                f'<details class="rag-older"><summary>Earlier: {esc(t.answer.question)}'
-                f"</summary>{body}</details>"
+                f'<details class="rag-older"{opened}><summary>Earlier: '
+                f"{esc(t.answer.question)}</summary>{body}</details>"
             )
     return f'<div class="rag-sources">{"".join(blocks)}</div>'
 
