@@ -2,6 +2,7 @@
 # Set up what is missing and run the test suite (tiny model, small fixtures).
 # Extra arguments go to pytest, e.g. ./scripts/test.sh -k loaders
 # The slow end-to-end checks with the default model: ./scripts/test.sh -m slow
+# Under CI=true the default model is installed too and the `ci_model` checks run.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=bootstrap.sh
@@ -14,4 +15,8 @@ if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = "0" ] && command -v apt-get >/de
     || echo "warning: could not install chromium; browser tests will be skipped"
 fi
 rag models install smollm2-135m >/dev/null
+# CI also checks answer quality with the default model (tests marked `ci_model`).
+if [ "${CI:-}" = "true" ]; then
+  rag models install qwen2.5-1.5b >/dev/null
+fi
 exec python -m pytest "$@"

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from testkit import (  # noqa: F401 - re-exported: older tests import them from conftest
+    CI,
     E2E_COMPANIONS,
     FIXTURE_DOCS,
     REPO,
@@ -24,6 +25,13 @@ from testkit import (  # noqa: F401 - re-exported: older tests import them from 
 )
 
 from rag.config import Settings
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under CI=true the default run (`-m 'not slow'`) also selects the `ci_model` set:
+    answer quality with the default model, a few minutes with one pipeline load."""
+    if CI and config.option.markexpr == "not slow":
+        config.option.markexpr = "not slow or ci_model"
 
 
 @pytest.fixture(scope="session")

@@ -5,11 +5,13 @@ a test folder's own conftest.py can take the module name `conftest`."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
 from rag.generation import GenerationStats
 
+CI = os.environ.get("CI", "").lower() == "true"
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 

@@ -2,8 +2,9 @@
 
 The tiny model (smollm2-135m) writes poor prose, so its test asserts what is
 deterministic: retrieval ranks the seed passage first and, if the answer is
-not refused, every citation points into the retrieved passages. The slow tests
-use the default model (qwen2.5-1.5b) and check the answer itself.
+not refused, every citation points into the retrieved passages. The default-model
+tests (qwen2.5-1.5b, one pipeline load) check the answers themselves: marked `slow`
+and `ci_model`, so they run with `-m slow` and in every CI=true run (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from testkit import E2E_COMPANIONS, SEED_NAME, SEED_PHRASE, normalize_ws
+from testkit import CI, E2E_COMPANIONS, SEED_NAME, SEED_PHRASE, normalize_ws
 
 from rag.config import Settings, default_model_cache
 from rag.ingest import ingest
@@ -19,14 +20,21 @@ from rag.pipeline import RagPipeline
 
 QUESTION = "Which countries are the first recipients of Japan's OSA?"
 OFF_TOPIC = "What is the GDP of Fiji in 2023?"
+# Near miss: the seed passage is retrieved, but it names Japan's programme, not Korea's.
+NEAR_MISS = "Which countries are the first recipients of South Korea's security assistance program?"
+
+
+def default_model_check(test):
+    """In the default-model answer-quality set: `slow`, and selected under CI=true."""
+    return pytest.mark.ci_model(pytest.mark.slow(test))
 
 
 @pytest.fixture(scope="module")
 def e2e_settings(tmp_path_factory, osa_corpus: Path, embedder) -> Settings:
     files = [osa_corpus / SEED_NAME, *(osa_corpus / name for name in E2E_COMPANIONS)]
     missing = [f.name for f in files if not f.is_file()]
-    if missing:
-        pytest.skip(f"corpus files missing: {missing}")
+    if missing:  # CI has ../shared beside the clone: there it is a failure
+        (pytest.fail if CI else pytest.skip)(f"corpus files missing: {missing}")
     settings = Settings(index_dir=tmp_path_factory.mktemp("e2e") / "index", n_threads=2, n_ctx=4096)
     report = ingest(files, settings, embedder=embedder, progress=False)
     assert len(report.added) == len(files) and not report.skipped
@@ -77,8 +85,8 @@ def default_pipeline(e2e_settings, embedder) -> RagPipeline:
     cache = default_model_cache()
     try:
         ensure_model(DEFAULT_MODEL, cache)
-    except ModelError as exc:
-        pytest.skip(f"default model not installed: {exc}")
+    except ModelError as exc:  # CI installs it (scripts/test.sh): there it is a failure
+        (pytest.fail if CI else pytest.skip)(f"default model not installed: {exc}")
     pipe = RagPipeline(
         e2e_settings.replace(model=DEFAULT_MODEL, model_cache=cache), embedder=embedder
     )
@@ -86,18 +94,30 @@ def default_pipeline(e2e_settings, embedder) -> RagPipeline:
     return pipe
 
 
-@pytest.mark.slow
+@default_model_check
 def test_default_model_answers_with_citation(default_pipeline):
     answer = default_pipeline.ask(QUESTION)
     assert not answer.refused, (answer.refusal_reason, answer.raw_answer)
     for country in ("Malaysia", "Philippines", "Bangladesh", "Fiji"):
         assert country in answer.answer, answer.answer
-    assert any(is_seed_passage(c) for c in answer.citations), answer.citations
     check_citations_point_into_retrieved(answer)
+    # The seed sentence is named as evidence, and a supported sentence cites its passage.
+    named = [s.text for s in answer.evidence_sentences()]
+    assert any(SEED_PHRASE in normalize_ws(text) for text in named), named
+    seed = {c.n for c in answer.citations if is_seed_passage(c)}
+    assert any(s.supported and seed & set(s.citations) for s in answer.sentences), answer.sentences
 
 
-@pytest.mark.slow
+@default_model_check
 def test_default_model_refuses_off_topic_question(default_pipeline):
     answer = default_pipeline.ask(OFF_TOPIC)
     assert answer.refused, answer.answer
+    assert answer.citations == []
+
+
+@default_model_check
+def test_default_model_refuses_near_miss_question(default_pipeline):
+    answer = default_pipeline.ask(NEAR_MISS)
+    assert Path(answer.retrieved[0].source).name == SEED_NAME  # near: the seed article first
+    assert answer.refused, (answer.answer, answer.raw_answer)
     assert answer.citations == []
