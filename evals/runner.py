@@ -276,19 +276,20 @@ def add_retrieval_metrics(records: list[dict], k: int, cutoffs: tuple[int, ...] 
             r["metrics"][name] = scores.get(r["id"], {}).get(name)
 
 
-def retrieve_one(pipe, q, k: int) -> dict:
-    """Retrieve for one question exactly as `RagPipeline.stream` does, without generating.
+def retrieve_one(pipe, q) -> dict:
+    """Retrieve for one question with the pipeline's own retrieval stage, without generating.
 
-    The top-k retrieval is timed (``retrieve_ms``, the pipeline's own timer); the
-    top-10 ranking for the metrics is a second, untimed call, as in a full run.
+    `RagPipeline.retrieve_context` is the stage `RagPipeline.stream` runs: the candidate
+    pool, the refusal gate's best score and the context selection, timed by the pipeline
+    (``retrieve_ms``). The passages the model would read are ``retrieved``; the top-10
+    ranking for the metrics is a second, untimed call, as in a full run.
     """
     from rag.prompt_safety import clean_question
 
     query = clean_question(q.question)
-    t0 = time.perf_counter()
-    hits = pipe.retrieve(query, k)
-    retrieve_ms = round((time.perf_counter() - t0) * 1000, 2)
-    ranked = hits[:RANKED_K] if k >= RANKED_K else pipe.retrieve(query, RANKED_K)
+    stage = pipe.retrieve_context(query)
+    hits = [c.hit for c in stage.context]
+    ranked = pipe.retrieve(query, RANKED_K)
 
     def gold_of(chunk) -> list[str]:
         return [g.label for g in q.gold if g.matches(chunk.text, chunk.source)]
@@ -300,23 +301,23 @@ def retrieve_one(pipe, q, k: int) -> dict:
         "question": q.question,
         "answerable": q.answerable,
         "gold": q.gold_dict(),
-        "top_score": round(float(hits[0].score), 4) if hits else None,
+        "top_score": round(float(stage.best_score), 4) if stage.candidates else None,
         "retrieved": [
             {
-                "n": h.rank,
+                "n": n,
                 "chunk_id": h.chunk.chunk_id,
                 "source": h.chunk.source,
                 "score": round(float(h.score), 4),
                 "gold": gold_of(h.chunk),
             }
-            for h in hits
+            for n, h in enumerate(hits, start=1)
         ],
         "ranked": [
             {"chunk_id": h.chunk.chunk_id, "source": h.chunk.source, "gold": gold_of(h.chunk)}
             for h in ranked
         ],
         "metrics": {},
-        "timings": {"retrieve_ms": retrieve_ms},
+        "timings": {"retrieve_ms": stage.retrieve_ms},
         "_gold_labels": [g.label for g in q.gold] if q.answerable else [],
     }
 
@@ -570,7 +571,7 @@ def run_retrieval_eval(
     t0 = time.perf_counter()
     pipe.embedder.warm_up()
     _ = pipe.retriever  # opens the index (and BM25 for hybrid)
-    pipe.retrieve("warm-up query", eval_settings.top_k)  # first-call costs are not timed
+    pipe.retrieve_context("warm-up query")  # first-call costs are not timed
     phases["load_s"] = round(time.perf_counter() - t0, 1)
 
     k = eval_settings.top_k
@@ -578,7 +579,7 @@ def run_retrieval_eval(
     LOAD_SAMPLES.clear()
     records = []
     for q in tqdm(evalset.questions, desc="retrieving", unit="q", disable=not progress):
-        records.append(retrieve_one(pipe, q, k))
+        records.append(retrieve_one(pipe, q))
         LOAD_SAMPLES.append(os.getloadavg()[0])
     phases["retrieve_s"] = round(time.perf_counter() - t0, 1)
     load = load_stats()

@@ -14,6 +14,8 @@ citation checking and for the user.
 from __future__ import annotations
 
 import dataclasses
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,6 +41,17 @@ class ContextPassage:
         """A copy of the hit whose text is the excerpt (for the prompt)."""
         chunk = dataclasses.replace(self.hit.chunk, text=self.excerpt)
         return Hit(chunk, self.hit.score, self.hit.rank)
+
+
+@dataclass
+class Retrieval:
+    """The pipeline's retrieval stage for one query (`RagPipeline.retrieve_context`)."""
+
+    candidates: list[Hit]  # the pool the context is selected from, rank order
+    best_score: float  # best cosine among the candidates: what the refusal gate compares
+    relevant: bool  # best_score reaches refusal_threshold (else no context is selected)
+    context: list[ContextPassage]  # what the model reads, in prompt order
+    retrieve_ms: float  # search + context selection
 
 
 def question_overlap(question_words: set[str], sentence: str) -> float:
@@ -119,3 +132,32 @@ def select_context(
             parts.append(GAP.rstrip())
         passages.append(ContextPassage(hits[i], "".join(parts).strip(), spans))
     return passages
+
+
+def retrieve_context(
+    search: Callable[[str, int], list[Hit]], query: str, embedder: Embedder, settings: Settings
+) -> Retrieval:
+    """Search a pool of candidates, gate on the best cosine, select the context from it.
+
+    The pool is ``context_pool`` chunks (at least ``top_k``) when the context is tight,
+    else ``top_k``; below ``refusal_threshold`` no context is selected.
+    """
+    t0 = time.perf_counter()
+    pool = max(settings.context_pool, settings.top_k) if settings.context_chars else 0
+    candidates = search(query, pool or settings.top_k)
+    # Hybrid ranks by fused score: the gate uses the best cosine among candidates.
+    best = max((h.score for h in candidates), default=0.0)
+    relevant = bool(candidates) and best >= settings.refusal_threshold
+    context = []
+    if relevant:
+        context = select_context(
+            query,
+            candidates,
+            embedder,
+            settings.context_chars,
+            settings.top_k,
+            semantic_weight=settings.context_semantic_weight,
+            score_drop=settings.context_score_drop,
+        )
+    retrieve_ms = round((time.perf_counter() - t0) * 1000, 1)
+    return Retrieval(candidates, best, relevant, context, retrieve_ms)

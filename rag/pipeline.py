@@ -27,7 +27,7 @@ from rag.checks import (
 )
 from rag.citations import with_markers
 from rag.config import Settings
-from rag.context import select_context
+from rag.context import Retrieval, retrieve_context
 from rag.drafting import ContextOverflow, Reply, StreamEvent, stream_draft
 from rag.embeddings import Embedder
 from rag.evidence import evidence_schema, format_numbered_passages, number_context
@@ -146,6 +146,10 @@ class RagPipeline:
     def retrieve(self, question: str, k: int | None = None) -> list[Hit]:
         return self.retriever.search(question, k or self.settings.top_k)
 
+    def retrieve_context(self, query: str) -> Retrieval:
+        """The retrieval stage of `stream` (`rag.context.retrieve_context`), timed."""
+        return retrieve_context(self.retrieve, query, self.embedder, self.settings)
+
     def ask(self, question: str) -> Answer:
         """Answer one question (no streaming)."""
         for event in self.stream(question):
@@ -182,13 +186,10 @@ class RagPipeline:
         query = clean_question(search_query) if search_query else question
         if len(query) > settings.max_question_chars:  # a runaway rewrite: use the question
             query, search_query = question, None
-        t0 = time.perf_counter()
-        pool = max(settings.context_pool, settings.top_k) if settings.context_chars else 0
-        candidates = self.retrieve(query, pool or settings.top_k)
-        # Hybrid ranks by fused score: the gate uses the best cosine among candidates.
-        best = max((h.score for h in candidates), default=0.0)
-        if not candidates or best < settings.refusal_threshold:
-            timings["retrieve_ms"] = round((time.perf_counter() - t0) * 1000, 1)
+        stage = self.retrieve_context(query)
+        timings["retrieve_ms"] = stage.retrieve_ms
+        candidates, best = stage.candidates, stage.best_score
+        if not stage.relevant:
             reason = (
                 f"no passage is relevant enough (best score {best:.2f} < threshold "
                 f"{settings.refusal_threshold:.2f})"
@@ -198,16 +199,7 @@ class RagPipeline:
             answer.standalone_question = search_query
             yield finish(answer)
             return
-        context = select_context(
-            query,
-            candidates,
-            self.embedder,
-            settings.context_chars,
-            settings.top_k,
-            semantic_weight=settings.context_semantic_weight,
-            score_drop=settings.context_score_drop,
-        )
-        timings["retrieve_ms"] = round((time.perf_counter() - t0) * 1000, 1)
+        context = stage.context
         hits = [c.hit for c in context]  # full passages, numbered as in the prompt
         retrieved = [_citation(i, h) for i, h in enumerate(hits, start=1)]
 

@@ -84,17 +84,17 @@ def test_score_drop_and_semantic_weight_shape_the_selection(embedder):
 def test_the_pipeline_selects_with_the_settings_tunables(
     fixture_settings, embedder, fake_generator, monkeypatch
 ):
-    import rag.pipeline
+    import rag.context
     from rag.pipeline import RagPipeline
 
     seen = {}
-    real = rag.pipeline.select_context
+    real = rag.context.select_context
 
     def spy(*args, **kwargs):
         seen.update(kwargs)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(rag.pipeline, "select_context", spy)
+    monkeypatch.setattr(rag.context, "select_context", spy)
     settings = fixture_settings.replace(context_semantic_weight=0.2, context_score_drop=0.1)
     pipe = RagPipeline(settings, embedder=embedder, generator=fake_generator("No."))
     pipe.ask("Which countries are the first recipients of Japan's OSA?")
