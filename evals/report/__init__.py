@@ -19,6 +19,7 @@ import json
 from pathlib import Path
 
 from evals.metrics import QUALITY_METRICS, summarize, summarize_retrieval
+from evals.records import EvalRecord, Records
 from evals.report.document import Report, Table
 from evals.report.html import render_html
 from evals.report.markdown import render_markdown, table_markdown
@@ -39,7 +40,7 @@ __all__ = [
 ]
 
 
-def build_document(out_dir: Path, meta: dict, summaries: dict, records: dict) -> Report:
+def build_document(out_dir: Path, meta: dict, summaries: dict, records: Records) -> Report:
     """Write the plots into ``out_dir`` and return the report's sections."""
     if meta.get("mode") == "retrieval-only":
         plots = make_retrieval_plots(out_dir, summaries["ours"], records["ours"], meta["top_k"])
@@ -48,15 +49,14 @@ def build_document(out_dir: Path, meta: dict, summaries: dict, records: dict) ->
     return build_report(meta, summaries, records, plots)
 
 
-def write_report(out_dir: Path, meta: dict, summaries: dict, records: dict) -> Path:
+def write_report(out_dir: Path, meta: dict, summaries: dict, records: Records) -> Path:
     """Write results.jsonl, summary.json, plots, report.md and report.html into ``out_dir``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     with open(out_dir / "results.jsonl", "w", encoding="utf-8") as fh:
         for recs in records.values():
             for r in recs:
-                clean = {key: v for key, v in r.items() if not key.startswith("_")}
-                fh.write(json.dumps(clean, ensure_ascii=False) + "\n")
+                fh.write(json.dumps(r.to_dict(), ensure_ascii=False) + "\n")
     summary = {"meta": meta, "systems": summaries}
     (out_dir / "summary.json").write_text(
         json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
@@ -74,11 +74,11 @@ def rerender(out_dir: Path) -> Path:
     """
     out_dir = Path(out_dir)
     meta = json.loads((out_dir / "summary.json").read_text(encoding="utf-8"))["meta"]
-    records: dict[str, list[dict]] = {}
+    records: dict[str, list[EvalRecord]] = {}
     for line in (out_dir / "results.jsonl").read_text(encoding="utf-8").splitlines():
         if line.strip():
-            row = json.loads(line)
-            records.setdefault(row["system"], []).append(row)
+            record = EvalRecord.from_dict(json.loads(line))
+            records.setdefault(record.system, []).append(record)
     if meta.get("mode") == "retrieval-only":
         threshold = meta["settings"]["refusal_threshold"]
         summaries = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from evals.metrics import QUALITY_METRICS, RETRIEVAL_METRICS
+from evals.records import EvalRecord, Records
 from evals.report.document import Plot
 from evals.report.text import COLORS, SYSTEM_LABELS, fmt
 
@@ -18,7 +19,7 @@ def _pyplot():
     return plt
 
 
-def make_plots(out_dir: Path, summaries: dict, records: dict, k: int) -> list[Plot]:
+def make_plots(out_dir: Path, summaries: dict, records: Records, k: int) -> list[Plot]:
     """Quality metric bars, latency histograms and the risk-coverage curve."""
     import numpy as np
 
@@ -68,7 +69,7 @@ def make_plots(out_dir: Path, summaries: dict, records: dict, k: int) -> list[Pl
     ]
     fig, axes = plt.subplots(2, 2, figsize=(9, 6))
     for ax, (name, title) in zip(axes.flat, panels, strict=True):
-        data = {s: [r["timings"].get(name) for r in records[s]] for s in systems}
+        data = {s: [r.timings.get(name) for r in records[s]] for s in systems}
         data = {s: [v for v in vals if v] for s, vals in data.items()}
         allv = [v for vals in data.values() for v in vals]
         if not allv:
@@ -104,7 +105,7 @@ def make_plots(out_dir: Path, summaries: dict, records: dict, k: int) -> list[Pl
     return made
 
 
-def risk_coverage_plot(plots_dir: Path, records: dict) -> list[Plot]:
+def risk_coverage_plot(plots_dir: Path, records: Records) -> list[Plot]:
     """plots/risk_coverage.png: error rate vs coverage as each system abstains below a score."""
     from evals.metrics import abstention_items, risk_coverage_curve
 
@@ -137,7 +138,9 @@ def risk_coverage_plot(plots_dir: Path, records: dict) -> list[Plot]:
     return [Plot("plots/risk_coverage.png", caption)]
 
 
-def make_retrieval_plots(out_dir: Path, summary: dict, records: list[dict], k: int) -> list[Plot]:
+def make_retrieval_plots(
+    out_dir: Path, summary: dict, records: list[EvalRecord], k: int
+) -> list[Plot]:
     """Retrieval-only plots: metric bars, latency and best-score histograms."""
     import numpy as np
 
@@ -158,7 +161,7 @@ def make_retrieval_plots(out_dir: Path, summary: dict, records: list[dict], k: i
     ax.invert_yaxis()
     ax.set_xlim(0, 1.12)
     ax.set_title("Retrieval metrics", fontsize=9)
-    ms = [r["timings"].get("retrieve_ms") for r in records]
+    ms = [r.timings.get("retrieve_ms") for r in records]
     ms = [v for v in ms if v is not None]
     ax = axes[1]
     if ms:
@@ -170,7 +173,7 @@ def make_retrieval_plots(out_dir: Path, summary: dict, records: list[dict], k: i
         (True, "answerable", "#2ca02c"),
         (False, "unanswerable", "#d62728"),
     ):
-        scores = [r["top_score"] for r in records if r["answerable"] is answerable]
+        scores = [r.top_score for r in records if r.answerable is answerable]
         scores = [v for v in scores if v is not None]
         if scores:
             ax.hist(scores, bins=20, range=(0, 1), alpha=0.55, label=label, color=color)

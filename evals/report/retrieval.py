@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from evals.metrics import RETRIEVAL_METRICS, mean
+from evals.records import EvalRecord, Records
 from evals.report.document import Bullets, Facts, Plot, Plots, Report, Section, Table, Text
 from evals.report.sections import command_info, machine_info, questions_info
 from evals.report.text import (
@@ -40,35 +41,37 @@ def retrieval_table(summary: dict, k: int) -> Table:
     return Table(["Metric", "value", "n"], rows)
 
 
-def retrieval_by_type_table(records: list[dict], k: int) -> Table | None:
-    types = sorted({r["type"] for r in records if r["type"]})
+def retrieval_by_type_table(records: list[EvalRecord], k: int) -> Table | None:
+    types = sorted({r.type for r in records if r.type})
     if len(types) < 2:
         return None
     rows = []
     for t in types:
-        recs = [r for r in records if r["type"] == t]
+        recs = [r for r in records if r.type == t]
         rows.append([
             t, str(len(recs)),
-            str(sum(1 for r in recs if r["metrics"].get("recall@k") is not None)),
-            fmt(mean(r["metrics"].get("recall@k") for r in recs), 2),
-            fmt(mean(r["metrics"].get("mrr@10") for r in recs), 2),
-            fmt(mean(r.get("top_score") for r in recs), 2),
+            str(sum(1 for r in recs if r.metrics.get("recall@k") is not None)),
+            fmt(mean(r.metrics.get("recall@k") for r in recs), 2),
+            fmt(mean(r.metrics.get("mrr@10") for r in recs), 2),
+            fmt(mean(r.top_score for r in recs), 2),
         ])  # fmt: skip
     headers = ["Type", "n", "with gold", f"Recall@{k}", "MRR@10", "mean best score"]
     return Table(headers, rows)
 
 
-def retrieval_miss_table(records: list[dict], k: int, markdown_rows: int | None = None) -> Table:
+def retrieval_miss_table(
+    records: list[EvalRecord], k: int, markdown_rows: int | None = None
+) -> Table:
     """Questions with gold passages not all found in the top k."""
     rows = []
     for r in records:
-        recall = r["metrics"].get("recall@k")
+        recall = r.metrics.get("recall@k")
         if recall is None or recall >= 1.0:
             continue
-        first = next((i for i, p in enumerate(r["ranked"], start=1) if p["gold"]), None)
-        top = r["ranked"][0]["source"] if r["ranked"] else ""
+        first = next((i for i, p in enumerate(r.ranked, start=1) if p["gold"]), None)
+        top = r.ranked[0]["source"] if r.ranked else ""
         rows.append([
-            r["id"], r["type"] or "", snippet(r["question"], 80), fmt(recall, 2),
+            r.id, r.type or "", snippet(r.question, 80), fmt(recall, 2),
             str(first) if first else "> 10", snippet(Path(top).name, 50),
         ])  # fmt: skip
     headers = ["id", "type", "question", f"Recall@{k}", "first gold rank", "top-1 source"]
@@ -103,11 +106,11 @@ def retrieval_run_info(meta: dict) -> list[tuple[str, str]]:
 
 def retrieval_notes(meta: dict) -> list[str]:
     notes = [
-        "Metric definitions: `evals/README.md`. Retrieval ms is the timed top-k retrieval "
-        "(query embedding + search), as the pipeline times it; the top-10 ranking used by the "
-        "metrics is a second, untimed call.",
-        "'Best score below refusal threshold' is the share of questions whose best passage "
-        "scores (cosine) below `refusal_threshold`, which the pipeline refuses without "
+        "Metric definitions: `evals/README.md`. Retrieval ms is the pipeline's retrieval stage "
+        "(query embedding, search of the context pool, context selection), as the pipeline "
+        "times it; the top-10 ranking used by the metrics is a second, untimed call.",
+        "'Best score below refusal threshold' is the share of questions whose best candidate "
+        "passage scores (cosine) below `refusal_threshold`, which the pipeline refuses without "
         "generating. The threshold is calibrated for one embedder's score scale.",
     ]
     load = load_note(
@@ -116,7 +119,9 @@ def retrieval_notes(meta: dict) -> list[str]:
     return notes + [note for note in (load, unreachable_note(meta)) if note]
 
 
-def build_retrieval_report(meta: dict, summaries: dict, records: dict, plots: list[Plot]) -> Report:
+def build_retrieval_report(
+    meta: dict, summaries: dict, records: Records, plots: list[Plot]
+) -> Report:
     k = meta["top_k"]
     summary, recs = summaries["ours"], records["ours"]
     typed = retrieval_by_type_table(recs, k)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from evals.records import Records
 from evals.report.document import Bullets, Facts, Plot, Plots, Report, Section, Table, Text
 from evals.report.tables import (
     abstention_table,
@@ -156,7 +157,7 @@ def _optional(title: str, note: str | None, table: Table | None) -> list[Section
     return [Section(title, ([Text(note)] if note else []) + [table])]
 
 
-def build_report(meta: dict, summaries: dict, records: dict, plots: list[Plot]) -> Report:
+def build_report(meta: dict, summaries: dict, records: Records, plots: list[Plot]) -> Report:
     k = meta["top_k"]
     halves = split_table(records, k) if meta.get("split", "all") == "all" else None
     groups = source_group_table(records, k) if meta.get("set") in OSA_GROUP_SETS else None

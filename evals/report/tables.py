@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from evals.metrics import COST_FIELDS, QUALITY_METRICS, mean, summarize
+from evals.records import EvalRecord, Records
 from evals.report.document import Table
 from evals.report.text import COST_LABELS, SEED_SOURCE, SYSTEM_LABELS, fmt, metric_label, snippet
 
@@ -66,7 +67,7 @@ Groups = dict[str, Callable[[dict], bool]]
 
 
 def grouped_table(
-    records: dict, k: int, groups: Groups, keys: tuple[str, ...] = ()
+    records: Records, k: int, groups: Groups, keys: tuple[str, ...] = ()
 ) -> Table | None:
     """Headline metrics (``keys``, default ``SPLIT_KEYS``) of each system on each group of
     questions (name -> predicate); None when a group is empty."""
@@ -100,32 +101,31 @@ def grouped_table(
     return Table(headers, rows)
 
 
-def split_table(records: dict, k: int) -> Table | None:
+def split_table(records: Records, k: int) -> Table | None:
     """Headline metrics on the dev (tuning) and test (held-out) halves of a full run."""
     from evals.sets import in_split
 
-    halves = {half: (lambda r, h=half: in_split(r["id"], h)) for half in ("dev", "test")}
+    halves = {half: (lambda r, h=half: in_split(r.id, h)) for half in ("dev", "test")}
     return grouped_table(records, k, halves)
 
 
-def resumed_table(records: dict, k: int) -> Table | None:
+def resumed_table(records: Records, k: int) -> Table | None:
     """Headline metrics on the reused (earlier run) and new questions of a resumed run."""
-    parts = {"earlier": lambda r: bool(r.get("resumed")), "new": lambda r: not r.get("resumed")}
+    parts = {"earlier": lambda r: bool(r.resumed), "new": lambda r: not r.resumed}
     return grouped_table(records, k, parts)
 
 
-def osa_group(record: dict) -> str:
+def osa_group(gold: dict) -> str:
     """'seed article' or 'White House' by the sources of a record's gold and near-miss passages."""
-    gold = record.get("gold") or {}
     sources = {p.get("source") for p in [*gold.get("passages", []), *gold.get("near_miss", [])]}
     doc_ids = {p.get("doc_id") for p in gold.get("passages", [])}
     seed = SEED_SOURCE in sources or SEED_SOURCE.removesuffix(".txt") in doc_ids
     return "seed article" if seed else "White House"
 
 
-def source_group_table(records: dict, k: int) -> Table | None:
+def source_group_table(records: Records, k: int) -> Table | None:
     """Seed-article vs White House questions of the osa sets: retrieval, keywords, refusal."""
-    groups = {g: (lambda r, g=g: osa_group(r) == g) for g in ("seed article", "White House")}
+    groups = {g: (lambda r, g=g: osa_group(r.gold) == g) for g in ("seed article", "White House")}
     return grouped_table(records, k, groups, keys=GROUP_KEYS)
 
 
@@ -185,20 +185,20 @@ def agreement_table(meta: dict) -> Table:
     return Table(["Judge", "cases", "accuracy", "Cohen's κ", "false yes", "false no"], rows)
 
 
-def by_type_table(records: dict) -> Table | None:
+def by_type_table(records: Records) -> Table | None:
     systems = list(records)
-    types = sorted({r["type"] for r in records[systems[0]] if r["type"]})
+    types = sorted({r.type for r in records[systems[0]] if r.type})
     if len(types) < 2:
         return None
     rows = []
     for t in types:
-        row = [t, str(sum(1 for r in records[systems[0]] if r["type"] == t))]
+        row = [t, str(sum(1 for r in records[systems[0]] if r.type == t))]
         for s in systems:
-            recs = [r for r in records[s] if r["type"] == t]
+            recs = [r for r in records[s] if r.type == t]
             row += [
-                fmt(mean(float(r["refused"]) for r in recs), 2),
-                fmt(mean(r["metrics"].get("contains") for r in recs), 2),
-                fmt(mean(r["metrics"].get("f1") for r in recs), 2),
+                fmt(mean(float(r.refused) for r in recs), 2),
+                fmt(mean(r.metrics.get("contains") for r in recs), 2),
+                fmt(mean(r.metrics.get("f1") for r in recs), 2),
             ]
         rows.append(row)
     headers = ["Type", "n"]
@@ -207,23 +207,23 @@ def by_type_table(records: dict) -> Table | None:
     return Table(headers, rows)
 
 
-def rewrite_table(records: dict) -> Table | None:
+def rewrite_table(records: Records) -> Table | None:
     """Follow-up questions: the search query each system used, scored against the
     standalone question (``query_keyword_recall``); None when the set has no follow-ups."""
     systems = list(records)
-    first = [r for r in records[systems[0]] if r.get("history")]
+    first = [r for r in records[systems[0]] if r.history]
     if not first:
         return None
-    by_id = {s: {r["id"]: r for r in records[s]} for s in systems}
+    by_id = {s: {r.id: r for r in records[s]} for s in systems}
     rows = []
     for r in first:
-        row = [r["id"], snippet(r["history"][-1]["question"], 60), snippet(r["question"], 60),
-               snippet(r.get("standalone") or "", 70)]  # fmt: skip
+        row = [r.id, snippet(r.history[-1]["question"], 60), snippet(r.question, 60),
+               snippet(r.standalone or "", 70)]  # fmt: skip
         for s in systems:
-            rec = by_id[s].get(r["id"], {})
-            method = rec.get("rewrite_method", "none")
-            query = "(as asked)" if method == "none" else snippet(rec.get("search_query"), 90)
-            recall = fmt((rec.get("metrics") or {}).get("query_keyword_recall"), 2)
+            rec = by_id[s].get(r.id)
+            method = (rec.rewrite_method if rec else None) or "none"
+            query = "(as asked)" if method == "none" else snippet(rec.search_query, 90)
+            recall = fmt(rec.metrics.get("query_keyword_recall") if rec else None, 2)
             row.append(f"{recall} · {method}: {query}")
         rows.append(row)
     headers = ["id", "last earlier question", "follow-up", "standalone (reference)"]
@@ -231,20 +231,20 @@ def rewrite_table(records: dict) -> Table | None:
     return Table(headers, rows, align="l" * len(headers))
 
 
-def failures(record: dict) -> list[str]:
+def failures(record: EvalRecord) -> list[str]:
     """Short reasons why a system's answer to a question is not fully right."""
-    m = record["metrics"]
+    m = record.metrics
     out = []
-    if record["answerable"]:
-        if record["refused"]:
+    if record.answerable:
+        if record.refused:
             out.append("wrongly refused")
         elif m.get("contains") == 0.0:
             out.append("gold answer not in answer")
-        if m.get("keywords_all") == 0.0 and not record["refused"]:
+        if m.get("keywords_all") == 0.0 and not record.refused:
             out.append("keywords missing")
         if m.get("recall@k") == 0.0:
             out.append("no gold passage in top-k")
-    elif not record["refused"]:
+    elif not record.refused:
         out.append("answered an unanswerable question")
     cr = m.get("citation_recall_llm")
     if cr is None:
@@ -254,21 +254,21 @@ def failures(record: dict) -> list[str]:
     return out
 
 
-def failure_table(records: dict, markdown_rows: int | None = None) -> Table:
+def failure_table(records: Records, markdown_rows: int | None = None) -> Table:
     """Every question where a system is not fully right, each system's reasons and answer."""
     systems = list(records)
-    by_id = {s: {r["id"]: r for r in records[s]} for s in systems}
+    by_id = {s: {r.id: r for r in records[s]} for s in systems}
     rows = []
     for r in records[systems[0]]:
         cells = []
         any_fail = False
         for s in systems:
-            rec = by_id[s][r["id"]]
+            rec = by_id[s][r.id]
             reasons = failures(rec)
             any_fail |= bool(reasons)
-            answer = "[refused]" if rec["refused"] else snippet(rec["answer"], 70)
+            answer = "[refused]" if rec.refused else snippet(rec.answer, 70)
             cells.append(("✗ " + "; ".join(reasons) if reasons else "ok") + f" — {answer}")
         if any_fail:
-            rows.append([r["id"], r["type"] or "", snippet(r["question"], 80), *cells])
+            rows.append([r.id, r.type or "", snippet(r.question, 80), *cells])
     headers = ["id", "type", "question", *(_label(s) for s in systems)]
     return Table(headers, rows, align="l" * len(headers), markdown_rows=markdown_rows)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from evals.metrics import content_words, query_keyword_recall, summarize
-from evals.runner import answer_one
+from evals.scoring import answer_one
 from evals.sets import EvalSetError, Question, load_jsonl_set, load_set
 from evals.systems import OursSystem
 from rag.conversation import needs_context
@@ -85,17 +85,17 @@ def test_follow_up_is_rewritten_like_the_chat_ui(fixture_settings, embedder, fak
         standalone="How much of Japan's OSA budget did each of the first recipients get?",
     )
     record = answer_one(OursSystem(pipe), q)
-    assert record["rewrite_method"] == "model" and record["search_query"] == rewrite
-    assert record["history"] == q.history and record["standalone"] == q.standalone
+    assert record.rewrite_method == "model" and record.search_query == rewrite
+    assert record.history == q.history and record.standalone == q.standalone
     prompt = gen.calls[0]["messages"][1]["content"]
     assert FIRST in prompt and FOLLOW_UP in prompt and "Malaysia" not in prompt  # questions only
-    assert record["metrics"]["query_keyword_recall"] == pytest.approx(2 / 4)  # osa, recipient
-    assert record["timings"]["rewrite_ms"] >= 0
-    assert record["retrieved"][0]["source"].endswith("osa.txt")
+    assert record.metrics["query_keyword_recall"] == pytest.approx(2 / 4)  # osa, recipient
+    assert record.timings["rewrite_ms"] >= 0
+    assert record.retrieved[0]["source"].endswith("osa.txt")
     assert summarize([record], 4)["query_keyword_recall"] == pytest.approx(0.5)
 
     plain = answer_one(OursSystem(pipe), Question(id="p1", question=FIRST, answerable=True))
-    assert "search_query" not in plain and "query_keyword_recall" not in plain["metrics"]
+    assert "search_query" not in plain.to_dict() and "query_keyword_recall" not in plain.metrics
 
 
 def test_earlier_follow_ups_are_rewritten_in_turn(fixture_settings, embedder, fake_generator):

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from evals.judge import LexicalJudge, LLMJudge, agreement, load_cases, parse_verdict
+from evals.records import EvalRecord
 from evals.report import failures, headline_markdown, rerender, write_report
 
 # -- judges -------------------------------------------------------------------------------
@@ -74,60 +75,65 @@ def test_llm_judge_runs_on_the_tiny_model(tiny_generator):
 
 
 def test_add_citation_metrics_prefetches_passage_major(fake_generator):
-    from evals.runner import add_citation_metrics
+    from evals.records import EvalRecord
+    from evals.scoring import add_citation_metrics
 
     gen = fake_generator("yes")
     records = [
-        {
-            "refused": False,
-            "sentences": [
+        EvalRecord(
+            "ours",
+            "q1",
+            "Q1?",
+            True,
+            refused=False,
+            sentences=[
                 {"text": "S one.", "citations": [1, 2]},
                 {"text": "S two.", "citations": [1, 2]},
             ],
-            "_passages": {1: "P1", 2: "P2"},
-            "metrics": {},
-        },
-        {"refused": True, "sentences": [], "_passages": {}, "metrics": {}},
+            passages={1: "P1", 2: "P2"},
+        ),
+        EvalRecord("ours", "q2", "Q2?", True, refused=True),
     ]
     add_citation_metrics(records, [LexicalJudge(), LLMJudge(gen)], progress=False)
     premises = [c["messages"][-1]["content"].split("<<<\n")[1][:2] for c in gen.calls]
     assert premises == ["P1", "P1", "P2", "P2"]  # passage-major: reuses the prompt cache
-    m = records[0]["metrics"]
+    m = records[0].metrics
     assert m["citation_recall_llm"] == 1.0 and m["citation_precision_llm"] == 1.0
     assert m["citation_recall_lex"] == 0.0  # "S one." words are not in "P1"/"P2"
-    assert records[1]["metrics"]["citation_recall_llm"] is None  # refused: not scored
+    assert records[1].metrics["citation_recall_llm"] is None  # refused: not scored
 
 
 # -- report ------------------------------------------------------------------------------
 
 
 def _record(system, qid, answerable, refused, **metrics):
-    return {
-        "system": system,
-        "id": qid,
-        "type": "single-fact" if answerable else "unanswerable",
-        "question": f"Question {qid}?",
-        "answerable": answerable,
-        "gold": {"answers": ["x"] if answerable else [], "keywords": [], "passages": []},
-        "answer": "The documents do not say." if refused else "An answer [1].",
-        "raw_answer": "",
-        "refused": refused,
-        "refusal_reason": "because" if refused else None,
-        "sentences": [],
-        "citations": [],
-        "retrieved": [],
-        "ranked": [],
-        "metrics": metrics,
-        "timings": {
-            "retrieve_ms": 10.0,
-            "first_token_ms": 0.0 if refused else 900.0,
-            "total_s": 0.2 if refused else 3.0,
-            "prompt_tokens": 700,
-            "completion_tokens": 0 if refused else 30,
-            "tokens_per_s": None if refused else 25.0,
-        },  # fmt: skip
-        "_passages": {},
-    }
+    return EvalRecord.from_dict(
+        {
+            "system": system,
+            "id": qid,
+            "type": "single-fact" if answerable else "unanswerable",
+            "question": f"Question {qid}?",
+            "answerable": answerable,
+            "gold": {"answers": ["x"] if answerable else [], "keywords": [], "passages": []},
+            "answer": "The documents do not say." if refused else "An answer [1].",
+            "raw_answer": "",
+            "refused": refused,
+            "refusal_reason": "because" if refused else None,
+            "sentences": [],
+            "citations": [],
+            "retrieved": [],
+            "ranked": [],
+            "metrics": metrics,
+            "timings": {
+                "retrieve_ms": 10.0,
+                "first_token_ms": 0.0 if refused else 900.0,
+                "total_s": 0.2 if refused else 3.0,
+                "prompt_tokens": 700,
+                "completion_tokens": 0 if refused else 30,
+                "tokens_per_s": None if refused else 25.0,
+            },  # fmt: skip
+        }
+    )
 
 
 def _meta():

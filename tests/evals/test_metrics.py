@@ -24,6 +24,7 @@ from evals.metrics import (
     summarize,
     token_f1,
 )
+from evals.records import EvalRecord
 
 # -- answer metrics ---------------------------------------------------------------------
 
@@ -249,16 +250,12 @@ def test_citations_skip_calls_a_single_passage_decides():
 
 
 def test_refusal_scores():
-    records = [
-        {"answerable": False, "refused": True},
-        {"answerable": False, "refused": False},
-        {"answerable": True, "refused": True},
-        {"answerable": True, "refused": False},
-        {"answerable": True, "refused": False},
-        {"answerable": True, "refused": False},
-    ]
+    def rec(answerable, refused):
+        return EvalRecord("ours", "q", "Q?", answerable, refused=refused)
+
+    records = [rec(False, True), rec(False, False), rec(True, True)] + [rec(True, False)] * 3
     assert refusal_scores(records) == {"negative_rejection": 0.5, "false_refusal": 0.25}
-    assert refusal_scores([{"answerable": True, "refused": False}])["negative_rejection"] is None
+    assert refusal_scores([rec(True, False)])["negative_rejection"] is None
 
 
 def test_percentiles_and_cost():
@@ -278,12 +275,9 @@ def test_percentiles_and_cost():
 
 def test_summarize_mixed_records():
     def rec(answerable, refused, **metrics):
-        return {
-            "answerable": answerable,
-            "refused": refused,
-            "metrics": metrics,
-            "timings": {"total_s": 1.0, "retrieve_ms": 5.0},
-        }
+        timings = {"total_s": 1.0, "retrieve_ms": 5.0}
+        return EvalRecord("ours", "q", "Q?", answerable, refused=refused, metrics=metrics,
+                          timings=timings)  # fmt: skip
 
     records = [
         rec(True, False, em=1.0, f1=1.0, contains=1.0, **{"recall@k": 1.0}),

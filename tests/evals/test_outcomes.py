@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -18,8 +19,9 @@ from evals.metrics import (
     risk_coverage_curve,
     summarize,
 )
+from evals.records import EvalRecord
 from evals.report import TUNING_NOTE, osa_group, write_report
-from evals.runner import best_score, what_was_read
+from evals.scoring import best_score, what_was_read
 from evals.systems import Passage, SystemAnswer
 
 # -- confidently wrong ------------------------------------------------------------------
@@ -51,13 +53,9 @@ def test_confidently_wrong_counts_only_answered_wrong():
 
 
 def _rec(answerable, refused, score=None, **metrics):
-    return {
-        "answerable": answerable,
-        "refused": refused,
-        "abstention_score": score,
-        "metrics": metrics,
-        "timings": {},
-    }
+    return EvalRecord(
+        "ours", "q", "Q?", answerable, refused=refused, abstention_score=score, metrics=metrics
+    )
 
 
 def test_confidently_wrong_is_a_share_of_all_questions():
@@ -110,9 +108,9 @@ def test_what_was_read_context_fallback_and_baseline():
 
 def test_summary_counts_context_fallback():
     records = [
-        dict(_rec(True, False, context_recall=1.0), context_from="fallback"),
-        dict(_rec(True, False, context_recall=0.0), context_from="context"),
-        dict(_rec(False, True, context_recall=None), context_from="context"),
+        replace(_rec(True, False, context_recall=1.0), context_from="fallback"),
+        replace(_rec(True, False, context_recall=0.0), context_from="context"),
+        replace(_rec(False, True, context_recall=None), context_from="context"),
     ]
     summary = summarize(records, 4)
     assert summary["context_recall"] == 0.5
@@ -203,13 +201,13 @@ def test_osa_group_by_gold_and_near_miss_sources():
     seed = {"gold": {"passages": [{"source": "japan-osa-malaysia-visit.txt", "quote": "q"}]}}
     near = {"gold": {"passages": [], "near_miss": [{"source": "japan-osa-malaysia-visit.txt"}]}}
     wh = {"gold": {"passages": [{"source": "2022-05-12-fact-sheet.md", "quote": "q"}]}}
-    assert osa_group(seed) == osa_group(near) == "seed article"
-    assert osa_group(wh) == "White House"
+    assert osa_group(seed["gold"]) == osa_group(near["gold"]) == "seed article"
+    assert osa_group(wh["gold"]) == "White House"
 
 
 def _full(system, qid, answerable, refused, score, source, **metrics):
     gold = {"source": source, "quote": "q"}
-    return {
+    return EvalRecord.from_dict({
         "system": system, "id": qid, "type": "single-fact", "question": f"{qid}?",
         "answerable": answerable,
         "gold": {"answers": ["x"], "keywords": ["x"],
@@ -219,7 +217,7 @@ def _full(system, qid, answerable, refused, score, source, **metrics):
         "metrics": metrics, "abstention_score": score, "context_from": "context",
         "timings": {"retrieve_ms": 1.0, "first_token_ms": 5.0, "total_s": 1.0,
                     "prompt_tokens": 10, "completion_tokens": 5, "tokens_per_s": 9.0},
-    }  # fmt: skip
+    })  # fmt: skip
 
 
 def test_report_has_tuning_note_groups_and_risk_coverage(tmp_path: Path):
@@ -285,7 +283,7 @@ class _FakeSystem:
 
 
 def test_answer_one_records_outcome_fields():
-    from evals.runner import answer_one
+    from evals.scoring import answer_one
     from evals.sets import Gold, Question
 
     q = Question(
@@ -298,20 +296,20 @@ def test_answer_one_records_outcome_fields():
         context_text="Unrelated sentence.", confidence=0.8,
     )  # fmt: skip
     rec = answer_one(_FakeSystem("ours", ours), q)
-    assert rec["metrics"]["confidently_wrong"] == 1.0  # keyword Fiji missing
-    assert rec["metrics"]["context_recall"] == 0.0  # the context sentences lack the quote
-    assert rec["context_from"] == "context"
-    assert rec["abstention_score"] == 0.8 and rec["top_score"] == 0.55
+    assert rec.metrics["confidently_wrong"] == 1.0  # keyword Fiji missing
+    assert rec.metrics["context_recall"] == 0.0  # the context sentences lack the quote
+    assert rec.context_from == "context"
+    assert rec.abstention_score == 0.8 and rec.top_score == 0.55
 
     ours.context_text = ""  # no context recorded: the passages stand in
     rec = answer_one(_FakeSystem("ours", ours), q)
-    assert rec["metrics"]["context_recall"] == 1.0 and rec["context_from"] == "fallback"
+    assert rec.metrics["context_recall"] == 1.0 and rec.context_from == "fallback"
 
     base = SystemAnswer(
         "Fiji.", False, [Passage("c1", "a.txt", passages[0].text)], [("Fiji.", [1])],
         context_text=passages[0].text,
     )  # fmt: skip
     rec = answer_one(_FakeSystem("baseline", base, ranked_score=0.61), q)
-    assert rec["metrics"]["confidently_wrong"] == 0.0
-    assert rec["context_from"] == "passages" and rec["metrics"]["context_recall"] == 1.0
-    assert rec["abstention_score"] == 0.61  # no passage score: the top-ranked chunk's
+    assert rec.metrics["confidently_wrong"] == 0.0
+    assert rec.context_from == "passages" and rec.metrics["context_recall"] == 1.0
+    assert rec.abstention_score == 0.61  # no passage score: the top-ranked chunk's

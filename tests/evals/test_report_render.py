@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 from evals.metrics import summarize, summarize_retrieval
+from evals.records import EvalRecord
 from evals.report import build_document
 from evals.report.document import Bullets, Facts, Report, Section, Table, Text
 from evals.report.html import render_html
@@ -33,7 +34,7 @@ def _record(system, qid, answerable, refused, source, resumed=False, history=Fal
     if history:
         record |= {"history": [{"question": "Earlier?", "answer": ""}], "standalone": "x alone",
                    "search_query": "x query", "rewrite_method": "model"}  # fmt: skip
-    return record
+    return EvalRecord.from_dict(record)
 
 
 def _records(system: str) -> list[dict]:
@@ -120,7 +121,8 @@ def test_every_section_of_an_answering_run_is_in_both_formats(tmp_path: Path):
 def test_every_section_of_a_retrieval_run_is_in_both_formats(tmp_path: Path):
     recs = _records("ours")
     for r in recs:
-        r["metrics"] = {"recall@k": r["metrics"]["recall@k"], "mrr@10": 0.5}
+        r.answer = None  # a retrieval-only record
+        r.metrics = {"recall@k": r.metrics["recall@k"], "mrr@10": 0.5}
     meta = _meta(mode="retrieval-only", embedder="e", retrieval="hybrid", index_type="flat")
     summaries = {"ours": summarize_retrieval(recs, 4, 0.25)}
     report = build_document(tmp_path, meta, summaries, {"ours": recs})

@@ -14,6 +14,7 @@ from testkit import FIXTURE_DOCS, write_corpus
 from typer.testing import CliRunner
 
 from evals.metrics import retrieval_scores, run_labels, summarize_retrieval
+from evals.records import EvalRecord
 
 QUESTIONS = [
     {
@@ -130,7 +131,7 @@ def test_retrieval_only_reads_what_the_pipeline_gives_the_model(
 ):
     """A retrieval-only record holds the passages `RagPipeline.stream` numbers in the
     prompt (context selected from the candidate pool) and the refusal gate's score."""
-    from evals.runner import retrieve_one
+    from evals.scoring import retrieve_one
     from evals.sets import Question
     from rag.pipeline import RagPipeline
 
@@ -141,16 +142,14 @@ def test_retrieval_only_reads_what_the_pipeline_gives_the_model(
         record = retrieve_one(pipe, Question(row["id"], row["question"], True))
         answer = pipe.ask(row["question"])
         pool = pipe.retrieve(row["question"], 5)
-        assert record["top_score"] == round(max(h.score for h in pool), 4)
-        if record["top_score"] < settings.refusal_threshold:  # refused before drafting
+        assert record.top_score == round(max(h.score for h in pool), 4)
+        if record.top_score < settings.refusal_threshold:  # refused before drafting
             gated += 1
-            assert record["retrieved"] == [] and "relevant enough" in answer.refusal_reason
+            assert record.retrieved == [] and "relevant enough" in answer.refusal_reason
             continue
-        assert [p["chunk_id"] for p in record["retrieved"]] == [
-            c.chunk_id for c in answer.retrieved
-        ]
+        assert [p["chunk_id"] for p in record.retrieved] == [c.chunk_id for c in answer.retrieved]
         # the pool, not the top k: a passage from below rank 2 can be what the model reads
-        assert set(p["chunk_id"] for p in record["retrieved"]) <= {h.chunk.chunk_id for h in pool}
+        assert set(p["chunk_id"] for p in record.retrieved) <= {h.chunk.chunk_id for h in pool}
     assert gated < len(QUESTIONS)
 
 
@@ -188,12 +187,13 @@ def test_extra_recall_cutoffs_and_retrieval_summary():
     assert "recall@5" not in retrieval_scores({"q": (["g0"], run)}, k=2)["q"]
 
     records = [
-        {"answerable": True, "top_score": 0.6, "metrics": {"recall@k": 1.0},
-         "timings": {"retrieve_ms": 10.0}},
-        {"answerable": True, "top_score": 0.2, "metrics": {"recall@k": 0.0},
-         "timings": {"retrieve_ms": 30.0}},
-        {"answerable": False, "top_score": 0.1, "metrics": {},
-         "timings": {"retrieve_ms": 20.0}},
+        EvalRecord("ours", qid, "Q?", answerable, top_score=score, metrics=metrics,
+                   timings={"retrieve_ms": ms})
+        for qid, answerable, score, metrics, ms in (
+            ("a", True, 0.6, {"recall@k": 1.0}, 10.0),
+            ("b", True, 0.2, {"recall@k": 0.0}, 30.0),
+            ("c", False, 0.1, {}, 20.0),
+        )
     ]  # fmt: skip
     out = summarize_retrieval(records, k=4, refusal_threshold=0.3)
     assert out["recall@k"] == 0.5 and out["n_recall@k"] == 2
