@@ -12,8 +12,18 @@ Quick start::
 
 from rag.config import Settings
 from rag.ingest import IngestReport, ingest
-from rag.pipeline import RagPipeline, StreamEvent
 from rag.types import Answer, AnswerSentence, Chunk, Citation, Document, Hit
+
+
+def __getattr__(name: str):
+    # The pipeline pulls in scikit-learn (seconds): loaded on first use, so that
+    # `rag ingest` and Ray's worker processes, which never answer, start fast.
+    if name in ("RagPipeline", "StreamEvent"):
+        from rag import pipeline
+
+        return getattr(pipeline, name)
+    raise AttributeError(f"module 'rag' has no attribute {name!r}")
+
 
 __all__ = [
     "Answer",

@@ -91,12 +91,32 @@ def ingest(
         typer.Option(help="Embedding model (see `rag models`); a change needs --rebuild"),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
+    engine: Annotated[
+        str,
+        typer.Option(help="local: this process; ray: Ray Data tasks and embedding actors"),
+    ] = "local",
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="Ray cluster for --engine ray: auto (`ray start --head` on this machine) or "
+            "HOST:PORT [default: a local cluster for this run]"
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Embedding actors for --engine ray [default: the cluster's CPUs]"),
+    ] = None,
 ) -> None:
-    """Index documents (.txt .md .html .pdf .docx); only new or changed files are embedded."""
+    """Index documents (.txt .md .html .pdf .docx .jsonl .jsonl.gz); only new or changed
+    documents are embedded."""
     from rag.embeddings import EmbedderError
     from rag.ingest import ingest as run_ingest
     from rag.store import IndexStoreError
 
+    if engine not in ("local", "ray"):
+        fail(f"--engine must be local or ray, got {engine!r}", 2)
+    if engine == "local" and (address or workers):
+        fail("--address and --workers need --engine ray", 2)
     settings = load_settings(
         index_dir=index_dir, chunk_size=chunk_size, chunk_overlap=chunk_overlap, embedder=embedder
     )
@@ -105,10 +125,19 @@ def ingest(
     def on_skip(skipped) -> None:
         errors.print(f"[yellow]skipped[/] {escape(skipped.path)}: {escape(skipped.reason)}")
 
+    options = {"prune": prune, "rebuild": rebuild, "progress": not quiet, "on_skip": on_skip}
     try:
-        report = run_ingest(
-            targets, settings, prune=prune, rebuild=rebuild, progress=not quiet, on_skip=on_skip
-        )
+        if engine == "ray":
+            from rag.distributed import RayUnavailable
+
+            try:
+                from rag.distributed.ingest import ray_ingest
+
+                report = ray_ingest(targets, settings, address=address, workers=workers, **options)
+            except RayUnavailable as exc:
+                fail(str(exc))
+        else:
+            report = run_ingest(targets, settings, **options)
     except (IndexStoreError, EmbedderError) as exc:
         fail(str(exc))
     summary = (

@@ -86,6 +86,27 @@ def test_ingest_prints_summary_and_skipped_files(cli, tmp_path: Path):
     assert "osa.txt" in listing.stdout and "all-MiniLM-L6-v2" in listing.stdout
 
 
+def test_ingest_engine_options_are_checked(cli, tmp_path: Path, monkeypatch):
+    import rag.distributed
+
+    write_corpus(tmp_path / "docs")
+    bad = cli("ingest", "docs", "--index-dir", "idx", "--engine", "spark")
+    assert bad.exit_code == 2 and "--engine must be local or ray, got 'spark'" in bad.stderr
+    bad = cli("ingest", "docs", "--index-dir", "idx", "--workers", "2")
+    assert bad.exit_code == 2 and "--address and --workers need --engine ray" in bad.stderr
+
+    def no_ray():
+        raise rag.distributed.RayUnavailable(rag.distributed.RAY_MISSING)
+
+    monkeypatch.setattr(rag.distributed, "require_ray", no_ray)
+    missing = cli("ingest", "docs", "--index-dir", "idx", "--engine", "ray")
+    assert missing.exit_code == 1
+    assert 'Ray is not installed; install the extra with `pip install -e ".[ray]"`' in (
+        normalize_ws(missing.stderr)
+    )
+    assert not (tmp_path / "idx").exists()
+
+
 def test_ask_json_reads_questions_from_stdin(cli, fixture_settings):
     stdin = f"{QUESTIONS[0]}\n\n{QUESTIONS[1]}\n"  # the blank line is ignored
     result = cli(

@@ -1,0 +1,81 @@
+"""Scale-out on Ray (optional extra: ``pip install -e ".[ray]"``).
+
+`rag.distributed.ingest` runs `rag ingest --engine ray` (Ray Data), and
+`rag.distributed.serve` the answer replicas of `rag serve --replicas N` (Ray
+Serve). Both connect with `ray_session`: to a running cluster (``address``
+"auto" or "HOST:PORT", as `ray start --head` prints) or, without an address, to
+a private in-process cluster that lives as long as the command.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+RAY_MISSING = (
+    'Ray is not installed; install the extra with `pip install -e ".[ray]"` '
+    "(or `RAG_EXTRAS=ray ./scripts/bootstrap.sh`)"
+)
+
+
+class RayUnavailable(RuntimeError):
+    """Ray is missing or the cluster cannot be reached; the message says what to do."""
+
+
+def require_ray():
+    """The ``ray`` module, or `RayUnavailable` with the install command."""
+    try:
+        import ray
+    except ImportError as exc:
+        raise RayUnavailable(RAY_MISSING) from exc
+    return ray
+
+
+def code_runtime_env() -> dict:
+    """Ship this checkout's `rag` package to the workers, so a cluster started
+    elsewhere (or from another checkout) runs the same code as the driver."""
+    package = Path(__file__).resolve().parents[1]
+    return {
+        "py_modules": [str(package)],
+        "env_vars": {"OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")},
+    }
+
+
+@contextlib.contextmanager
+def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iterator[object]:
+    """Connect to Ray for one command; shut down only what this call started.
+
+    ``address``: "auto" (the cluster `ray start --head` started on this machine)
+    or "HOST:PORT"; None starts a private local cluster with ``num_cpus`` CPUs.
+    An already initialised Ray (tests, notebooks) is used as it is.
+    """
+    ray = require_ray()
+    if ray.is_initialized():
+        yield ray
+        return
+    kwargs: dict = {
+        "runtime_env": code_runtime_env(),
+        "include_dashboard": False,
+        "logging_level": "warning",
+        "log_to_driver": True,
+    }
+    try:
+        if address:
+            ray.init(address=address, **kwargs)
+        else:
+            ray.init(num_cpus=num_cpus or os.cpu_count() or 1, **kwargs)
+    except ConnectionError as exc:
+        raise RayUnavailable(
+            f"cannot connect to a Ray cluster at {address!r} ({exc}); start one with "
+            "`ray start --head` or leave out --address for a local one"
+        ) from exc
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+def cluster_cpus(ray) -> int:
+    return max(1, int(ray.cluster_resources().get("CPU", 1)))
