@@ -52,6 +52,7 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
     An already initialised Ray (tests, notebooks) is used as it is.
     """
     ray = require_ray()
+    allow_slow_start()
     if ray.is_initialized():
         yield ray
         return
@@ -75,6 +76,13 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
         yield ray
     finally:
         ray.shutdown()
+
+
+def allow_slow_start() -> None:
+    """Give Ray's agents two minutes to start (default: a few seconds), so that a
+    local cluster starts on a machine busy with other work instead of its raylet
+    giving up (an explicit value in the environment wins)."""
+    os.environ.setdefault("RAY_agent_register_timeout_ms", "120000")
 
 
 def cluster_cpus(ray) -> int:

@@ -28,14 +28,23 @@ def ray_installed():
 @pytest.fixture(scope="session")
 def ray_cluster(ray_installed):
     ray = ray_installed
-    from rag.distributed import code_runtime_env
+    from rag.distributed import allow_slow_start, code_runtime_env
 
-    ray.init(
-        num_cpus=2,
-        include_dashboard=False,
-        runtime_env=code_runtime_env(),
-        logging_level="warning",
-    )
+    allow_slow_start()
+
+    for attempt in (1, 2):  # a raylet can fail to register on a machine busy with other work
+        try:
+            ray.init(
+                num_cpus=2,
+                include_dashboard=False,
+                runtime_env=code_runtime_env(),
+                logging_level="warning",
+            )
+            break
+        except Exception:  # noqa: BLE001 - retried once, then reported
+            ray.shutdown()
+            if attempt == 2:
+                raise
     try:
         yield ray
     finally:
