@@ -245,8 +245,12 @@ def serve(
     uploads_dir: Path | None = None,
     feedback_file: Path | None = None,
     warm_up: bool = True,
+    answerer=None,
 ) -> None:
-    """Load everything once, then serve the chat page until interrupted."""
+    """Load everything once, then serve the chat page until interrupted.
+
+    ``answerer`` (`rag.distributed.serve.RemoteAnswerer`) answers on Ray Serve replicas
+    instead of in this process."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     log.setLevel(logging.INFO)
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -260,6 +264,7 @@ def serve(
         settings,
         uploads_dir=uploads_dir or DEFAULT_UPLOADS_DIR,
         feedback_file=feedback_file or DEFAULT_FEEDBACK_FILE,
+        answerer=answerer,
     )
     if warm_up:
         print(f"loading the index in {settings.index_dir}/ and model {settings.model}…", flush=True)

@@ -33,6 +33,17 @@ def serve(
     feedback_file: Annotated[
         Path | None, typer.Option(help="Feedback JSON lines [default: .rag/feedback.jsonl]")
     ] = None,
+    replicas: Annotated[
+        int,
+        typer.Option(min=0, help="Answer on N Ray Serve replicas (0: in this process)"),
+    ] = 0,
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="Ray cluster for --replicas: auto (`ray start --head` on this machine) or "
+            "HOST:PORT [default: a local cluster while serving]"
+        ),
+    ] = None,
 ) -> None:
     """Start the browser chat UI (streaming answers, clickable citations, uploads)."""
     from ui.app import parse_auth  # Gradio loads only when serving, not for `rag --help`
@@ -43,15 +54,35 @@ def serve(
         credentials = parse_auth(auth)
     except ValueError as exc:
         fail(str(exc), 2)
+    if address and not replicas:
+        fail("--address needs --replicas N", 2)
+    options = {
+        "host": host, "port": port, "auth": credentials, "concurrency": concurrency,
+        "uploads_dir": uploads_dir, "feedback_file": feedback_file,
+    }  # fmt: skip
     try:
-        run_server(
-            settings,
-            host=host,
-            port=port,
-            auth=credentials,
-            concurrency=concurrency,
-            uploads_dir=uploads_dir,
-            feedback_file=feedback_file,
-        )
+        if replicas:
+            serve_on_ray(settings, replicas, address, run_server, options)
+        else:
+            run_server(settings, **options)
     except OSError as exc:  # e.g. the port is taken
         fail(f"cannot serve on {host}:{port}: {exc}")
+
+
+def serve_on_ray(settings, replicas: int, address: str | None, run_server, options: dict) -> None:
+    """Serve the page here while ``replicas`` Ray Serve replicas answer (`rag.distributed`)."""
+    from rag.distributed import RayUnavailable, ray_session
+
+    try:
+        with ray_session(address):
+            from rag.distributed.serve import RemoteAnswerer, deploy, undeploy
+
+            print(f"starting {replicas} answer replicas on Ray Serve…", flush=True)
+            answerer = RemoteAnswerer(deploy(settings, replicas), settings)
+            try:  # one answer per replica at a time; more would only queue in Serve
+                options = {**options, "concurrency": max(options["concurrency"], replicas)}
+                run_server(settings, answerer=answerer, **options)
+            finally:
+                undeploy()
+    except RayUnavailable as exc:
+        fail(str(exc))

@@ -10,17 +10,19 @@ documents are searchable at once.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rag.answering import Answerer
 from rag.artifacts import ArtifactError, install_command, location, status, verify
 from rag.config import Settings
+from rag.conversation import Rewrite, Turn
 from rag.embeddings import embedder_dir
 from rag.errors import FixableError
 from rag.ingest import ingest, remove_documents
 from rag.models import MODELS
-from rag.pipeline import RagPipeline, make_generator
+from rag.pipeline import RagPipeline, StreamEvent
 from rag.store import IndexMissing, IndexStore, IndexStoreError
 from rag.types import DocumentInfo
 from ui.uploads import MAX_UPLOAD_BYTES, UploadError, is_inside, store_upload
@@ -102,19 +104,31 @@ class Engine:
         feedback_file: Path,
         pipeline: RagPipeline | None = None,
         max_upload_bytes: int = MAX_UPLOAD_BYTES,
+        answerer=None,
     ):
         self.settings = settings
         self.pipe = pipeline or RagPipeline(settings)
+        # Loaded resources shared by requests; `answerer` answers the chat turns:
+        # this process's pipeline, or the Ray Serve replicas of `rag serve --replicas`.
+        self.local = Answerer(settings, self.pipe)
+        self.answerer = answerer or self.local
         self.uploads_dir = Path(uploads_dir)
         self.feedback_file = Path(feedback_file)
         self.max_upload_bytes = max_upload_bytes
-        self._generators: dict[str, object] = {}
-        self._load_lock = threading.RLock()
+        self._load_lock = self.local.load_lock
         self._write_lock = threading.Lock()
+
+    @property
+    def remote(self) -> bool:
+        """True when the answers come from replicas, not from this process."""
+        return self.answerer is not self.local
 
     # -- loading ------------------------------------------------------------------------
     def warm_up(self) -> list[Problem]:
-        """Load embedder, index and default model now; report what is missing."""
+        """Load embedder, index and default model now; report what is missing.
+
+        With remote replicas the model is theirs: only the embedder (for uploads)
+        and the index (for the documents list) load here."""
         problems: list[Problem] = []
 
         def run(step: Callable[[], object]) -> None:
@@ -127,51 +141,37 @@ class Engine:
         model = threading.Thread(
             target=run, args=(lambda: self.generator(self.settings.model),), name="load-model"
         )
-        model.start()
+        if not self.remote:
+            model.start()
         run(self.pipe.embedder.warm_up)
         run(lambda: self.pipe.retriever)
-        model.join()
+        if not self.remote:
+            model.join()
         return problems
 
     def generator(self, model: str):
-        """The loaded generator for ``model`` (loaded on first use, then kept)."""
-        with self._load_lock:
-            if model == self.settings.model:
-                gen = self.pipe.generator
-            else:
-                gen = self._generators.get(model)
-                if gen is None:
-                    gen = make_generator(self.settings.replace(model=model))
-                    self._generators[model] = gen
-            gen.warm_up()
-            return gen
+        """The loaded generator for ``model`` in this process (loaded on first use)."""
+        return self.local.generator(model)
 
-    def pipeline(
-        self,
-        top_k: int | None = None,
-        model: str | None = None,
-        temperature: float | None = None,
-        refusal_threshold: float | None = None,
-        context_chars: int | None = None,
-        drop_unsupported: bool | None = None,
-    ) -> RagPipeline:
-        """A pipeline with these settings sharing the loaded embedder, index and model."""
-        settings = self.settings.replace(
-            top_k=int(top_k) if top_k is not None else None,
-            model=model or None,
-            temperature=temperature,
-            refusal_threshold=refusal_threshold,
-            context_chars=int(context_chars) if context_chars is not None else None,
-            drop_unsupported=drop_unsupported,
-        )
-        with self._load_lock:
-            store = self.pipe.store
-        generator = self.generator(settings.model)
-        return RagPipeline(settings, embedder=self.pipe.embedder, generator=generator, store=store)
+    def pipeline(self, **options) -> RagPipeline:
+        """A pipeline with per-request settings sharing the loaded embedder, index and model."""
+        return self.local.pipeline(**options)
+
+    # -- answering ----------------------------------------------------------------------
+    def answer(
+        self, question: str, turns: Sequence[Turn | dict] = (), **options
+    ) -> Iterator[StreamEvent]:
+        """Answer one chat turn: the UI and the API get every answer stream here
+        (`Answerer.answer`, or the replicas' `RemoteAnswerer.answer`)."""
+        return self.answerer.answer(question, turns, **options)
+
+    def rewrite(self, question: str, turns: Sequence[Turn | dict] = (), **options) -> Rewrite:
+        """How `answer` would search for ``question`` after ``turns``, without answering it."""
+        return self.answerer.rewrite(question, turns, **options)
 
     def reload(self) -> None:
-        with self._load_lock:
-            self.pipe.reload_index()
+        """Read the index again here; replicas follow its current version by themselves."""
+        self.local.reload()
 
     # -- status ---------------------------------------------------------------------------
     def problems(self) -> list[Problem]:
