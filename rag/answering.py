@@ -1,7 +1,7 @@
 """Answer chat turns with shared, loaded resources: the one answering call.
 
-`Answerer.answer` is what the browser UI and the HTTP API call for every chat
-turn (through `ui.engine.Engine`). One `RagPipeline` owns the embedder, the
+`answer_turn` is what the browser UI and the HTTP API run for every chat turn
+(through `ui.engine.Engine.answer`). One `RagPipeline` owns the embedder, the
 index and the default model; a turn with other settings (passages, model,
 temperature, threshold) gets a light pipeline sharing them. `rag serve
 --replicas N` puts an `Answerer` in each Ray Serve replica
@@ -78,25 +78,8 @@ class Answerer:
     def answer(
         self, question: str, turns: Sequence[Turn | dict] = (), **options
     ) -> Iterator[StreamEvent]:
-        """Answer one chat turn: the UI and the API get every answer stream here.
-
-        The question is rewritten with the earlier ``turns`` when it is a follow-up
-        (`Conversation`), then the pipeline streams ``evidence`` and ``token`` events;
-        the last event is a `TurnEvent` ``answer`` carrying the `Answer` and the new
-        `Turn`. ``options`` are those of `pipeline` (per-request settings).
-        """
-        pipe = self.pipeline(**options)
-        conversation = Conversation.for_pipeline(pipe, turns)
-        if conversation.needs_rewrite(question):
-            yield TurnEvent("rewriting")
-        rewrite = conversation.rewrite(question)
-        yield TurnEvent("search", text=rewrite.query)
-        for event in pipe.stream(question, search_query=rewrite.search_query):
-            if event.kind == "answer":
-                turn = conversation.add(question, rewrite, event.answer)
-                yield TurnEvent("answer", answer=event.answer, turn=turn)
-            else:
-                yield event
+        """`answer_turn` with a pipeline of these per-request ``options`` (see `pipeline`)."""
+        return answer_turn(self.pipeline(**options), question, turns)
 
     def rewrite(self, question: str, turns: Sequence[Turn | dict] = (), **options) -> Rewrite:
         """How `answer` would search for ``question`` after ``turns``, without answering it."""
@@ -106,3 +89,25 @@ class Answerer:
         """Read the index again (after an ingest wrote a new version)."""
         with self.load_lock:
             self.pipe.reload_index()
+
+
+def answer_turn(
+    pipe: RagPipeline, question: str, turns: Sequence[Turn | dict] = ()
+) -> Iterator[StreamEvent]:
+    """Answer one chat turn: the UI and the API get every answer stream here.
+
+    The question is rewritten with the earlier ``turns`` when it is a follow-up
+    (`Conversation`), then the pipeline streams ``evidence`` and ``token`` events;
+    the last event is a `TurnEvent` ``answer`` carrying the `Answer` and the new `Turn`.
+    """
+    conversation = Conversation.for_pipeline(pipe, turns)
+    if conversation.needs_rewrite(question):
+        yield TurnEvent("rewriting")
+    rewrite = conversation.rewrite(question)
+    yield TurnEvent("search", text=rewrite.query)
+    for event in pipe.stream(question, search_query=rewrite.search_query):
+        if event.kind == "answer":
+            turn = conversation.add(question, rewrite, event.answer)
+            yield TurnEvent("answer", answer=event.answer, turn=turn)
+        else:
+            yield event

@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.answering import Answerer
+from rag.answering import Answerer, answer_turn
 from rag.artifacts import ArtifactError, install_command, location, status, verify
 from rag.config import Settings
-from rag.conversation import Rewrite, Turn
+from rag.conversation import Conversation, Rewrite, Turn
 from rag.embeddings import embedder_dir
 from rag.errors import FixableError
 from rag.ingest import ingest, remove_documents
@@ -162,12 +162,16 @@ class Engine:
         self, question: str, turns: Sequence[Turn | dict] = (), **options
     ) -> Iterator[StreamEvent]:
         """Answer one chat turn: the UI and the API get every answer stream here
-        (`Answerer.answer`, or the replicas' `RemoteAnswerer.answer`)."""
-        return self.answerer.answer(question, turns, **options)
+        (`rag.answering.answer_turn` in this process, or on the replicas)."""
+        if self.remote:
+            return self.answerer.answer(question, turns, **options)
+        return answer_turn(self.pipeline(**options), question, turns)
 
     def rewrite(self, question: str, turns: Sequence[Turn | dict] = (), **options) -> Rewrite:
         """How `answer` would search for ``question`` after ``turns``, without answering it."""
-        return self.answerer.rewrite(question, turns, **options)
+        if self.remote:
+            return self.answerer.rewrite(question, turns, **options)
+        return Conversation.for_pipeline(self.pipeline(**options), turns).rewrite(question)
 
     def reload(self) -> None:
         """Read the index again here; replicas follow its current version by themselves."""
