@@ -103,11 +103,10 @@ def answer_turn(
     conversation = Conversation.for_pipeline(pipe, turns)
     if conversation.needs_rewrite(question):
         yield TurnEvent("rewriting")
-    rewrite = conversation.rewrite(question)
-    yield TurnEvent("search", text=rewrite.query)
-    for event in pipe.stream(question, search_query=rewrite.search_query):
+    follow_up = conversation.follow_up(question)
+    yield TurnEvent("search", text=follow_up.rewrite.query)
+    for event in follow_up.events():
         if event.kind == "answer":
-            turn = conversation.add(question, rewrite, event.answer)
-            yield TurnEvent("answer", answer=event.answer, turn=turn)
+            yield TurnEvent("answer", answer=event.answer, turn=follow_up.turn)
         else:
             yield event

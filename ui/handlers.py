@@ -15,7 +15,6 @@ from typing import Any, NamedTuple
 
 import gradio as gr
 
-from rag.conversation import Conversation
 from rag.feedback import append_feedback, feedback_record
 from rag.prompt_safety import clean_question
 from ui.engine import Engine, explain
@@ -189,18 +188,19 @@ class ChatUI:
             yield ChatUpdate(question, chat, session, gr.skip(), gr.skip())
             return
         yield show(render_streaming(""))
-        try:
-            pipe = self.engine.pipeline(
-                top_k, model, temperature, threshold, context_chars, drop_unsupported
-            )
-            conversation = Conversation.for_pipeline(pipe, session.conversation_turns())
-            if conversation.needs_rewrite(question):
-                yield show(render_streaming("", "Reading the follow-up in context…"))
-            follow_up = conversation.follow_up(question)
-            query = follow_up.rewrite.search_query or question
-            text = ""
-            for event in follow_up.events():
-                if event.kind == "evidence":  # highlighted before the answer is written
+        options = {
+            "top_k": top_k, "model": model, "temperature": temperature,
+            "refusal_threshold": threshold, "context_chars": context_chars,
+            "drop_unsupported": drop_unsupported,
+        }  # fmt: skip
+        try:  # Engine.answer: in this process, or on the Ray Serve replicas
+            answer, kept, text, query = None, None, "", question
+            for event in self.engine.answer(question, session.conversation_turns(), **options):
+                if event.kind == "rewriting":
+                    yield show(render_streaming("", "Reading the follow-up in context…"))
+                elif event.kind == "search":
+                    query = event.text
+                elif event.kind == "evidence":  # highlighted before the answer is written
                     panel = render_evidence(event.evidence or [], query)
                     yield show(
                         render_streaming("", "Writing from the highlighted evidence…"), panel
@@ -208,8 +208,9 @@ class ChatUI:
                 elif event.kind == "token":
                     text += event.text
                     yield show(render_streaming(text))
-            answer = follow_up.answer
-            if answer is None:  # pragma: no cover - the pipeline always ends with one
+                elif event.kind == "answer":
+                    answer, kept = event.answer, event.turn
+            if answer is None or kept is None:  # pragma: no cover - always ends with one
                 raise RuntimeError("the pipeline ended without an answer")
         except Exception as exc:
             log.exception("answering %r failed", question)
@@ -218,9 +219,7 @@ class ChatUI:
                 render_error(message_, command), banner=banner_update(self.engine.problems())
             )
             return
-        turn = SessionTurn(
-            uuid.uuid4().hex[:10], answer, follow_up.rewrite.search_query, follow_up.rewrite.method
-        )
+        turn = SessionTurn(uuid.uuid4().hex[:10], answer, kept.standalone, kept.method)
         session.turns.append(turn)
         sources = render_sources(session.turns, ocr_pages(self.engine.documents()))
         yield show(render_answer(answer, turn.aid), sources=sources)

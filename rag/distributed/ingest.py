@@ -31,11 +31,11 @@ from rag.chunking import chunk_document
 from rag.config import Settings
 from rag.distributed import cluster_cpus, ray_session
 from rag.embeddings import Embedder
-from rag.ingest import DocumentInfo, IngestReport, embedding_text, finish_unchanged, write_index
+from rag.index_writer import index_lock
+from rag.ingest import IngestReport, embedding_text, finish_unchanged, write_index
 from rag.ingest import plan_ingest as plan_changes
 from rag.loaders import MAX_FILE_BYTES, Skipped, discover_files, load_file
-from rag.store import index_lock
-from rag.types import Chunk, Document
+from rag.types import Chunk, Document, DocumentInfo
 
 EMBED_BATCH = 256  # chunks per actor call: large enough to keep the model busy
 

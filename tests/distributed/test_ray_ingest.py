@@ -12,8 +12,9 @@ from testkit import normalize_ws, write_corpus
 from typer.testing import CliRunner
 
 from rag.config import Settings
+from rag.faiss_index import index_contents
 from rag.ingest import ingest
-from rag.store import IndexStore, index_contents
+from rag.store import IndexStore
 from rag_app.cli import app
 
 COLLECTION = [
