@@ -38,6 +38,7 @@ from rag.loaders import MAX_FILE_BYTES, Skipped, discover_files, load_file
 from rag.types import Chunk, Document, DocumentInfo
 
 EMBED_BATCH = 256  # chunks per actor call: large enough to keep the model busy
+NO_PROGRESS_TIMEOUT_S = 900.0
 
 
 def ray_ingest(
@@ -71,6 +72,9 @@ def ray_ingest(
         context = ray.data.DataContext.get_current()
         context.execution_options.preserve_order = True  # same order as the local engine
         context.enable_progress_bars = progress
+        # A stalled pipeline (no block moves, e.g. no CPU left for a task) fails instead of
+        # hanging; model loading in an actor on a busy machine stays well inside this.
+        context.execution_no_progress_timeout_s = NO_PROGRESS_TIMEOUT_S
         n_workers = workers or cluster_cpus(ray)
         cpus_per_worker = max(1, cluster_cpus(ray) // n_workers)
 
