@@ -246,11 +246,15 @@ def serve(
     feedback_file: Path | None = None,
     warm_up: bool = True,
     answerer=None,
+    api_key: str | None = None,
 ) -> None:
-    """Load everything once, then serve the chat page until interrupted.
+    """Load everything once, then serve the chat page and the ``/v1`` API (`ui/api.py`)
+    on one port until interrupted.
 
     ``answerer`` (`rag.distributed.serve.RemoteAnswerer`) answers on Ray Serve replicas
     instead of in this process."""
+    from ui.server import run, server_app
+
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     log.setLevel(logging.INFO)
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -260,6 +264,8 @@ def serve(
             "can use the chatbot and change its index. Set --auth user:password or RAG_AUTH.",
             file=sys.stderr,
         )
+    if host not in LOCAL_HOSTS and auth is None and api_key is None:
+        print("warning: the /v1 API needs no key either (set RAG_API_KEY).", file=sys.stderr)
     engine = Engine(
         settings,
         uploads_dir=uploads_dir or DEFAULT_UPLOADS_DIR,
@@ -272,4 +278,5 @@ def serve(
             print(f"warning: {message}" + (f" Fix: {command}" if command else ""), file=sys.stderr)
     demo = build_app(settings, engine=engine)
     demo.queue(default_concurrency_limit=concurrency)
-    demo.launch(server_name=host, server_port=port, auth=auth, **launch_kwargs())
+    app = server_app(demo, engine, launch_kwargs(), host, port, auth, api_key, concurrency)
+    run(app, host, port)

@@ -1,4 +1,4 @@
-"""`rag serve`: the browser UI's command, added to the `rag` command by `rag_app`."""
+"""`rag serve`: the browser UI's (and the /v1 API's) command, added to the `rag` command by `rag_app`."""
 
 from __future__ import annotations
 
@@ -44,8 +44,15 @@ def serve(
             "HOST:PORT [default: a local cluster while serving]"
         ),
     ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar="RAG_API_KEY",
+            help="Bearer key of the /v1 API (besides --auth's user:password) [env: RAG_API_KEY]",
+        ),
+    ] = None,
 ) -> None:
-    """Start the browser chat UI (streaming answers, clickable citations, uploads)."""
+    """Start the browser chat UI and the OpenAI-compatible API under /v1 on the same port."""
     from ui.app import parse_auth  # Gradio loads only when serving, not for `rag --help`
     from ui.app import serve as run_server
 
@@ -58,7 +65,7 @@ def serve(
         fail("--address needs --replicas N", 2)
     options = {
         "host": host, "port": port, "auth": credentials, "concurrency": concurrency,
-        "uploads_dir": uploads_dir, "feedback_file": feedback_file,
+        "uploads_dir": uploads_dir, "feedback_file": feedback_file, "api_key": api_key,
     }  # fmt: skip
     try:
         if replicas:

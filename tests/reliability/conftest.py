@@ -18,6 +18,7 @@ from .relhelpers import (
 )
 
 AUTH = ("tester", "correct-horse-battery")
+API_KEY = "api-key-for-the-tests"  # RAG_API_KEY: the /v1 API also takes AUTH as user:password
 # One document per chat session, each about its own code name, so a mixed-up history
 # or answer shows up as another session's code name.
 SESSION_TOPICS = {
@@ -39,7 +40,8 @@ SCRIPT_DOC = (
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory, embedder, tiny_model_path):
-    """`rag serve` on a free localhost port with --auth, the tiny model and a small index."""
+    """`rag serve` on a free localhost port with --auth and RAG_API_KEY, the tiny model and
+    a small index."""
     if not have_gradio_client():
         pytest.skip("gradio_client is not installed")
     try:
@@ -69,6 +71,7 @@ def server(tmp_path_factory, embedder, tiny_model_path):
     env = clean_env(
         GRADIO_TEMP_DIR=str(work / "gradio-tmp"),
         RAG_N_THREADS="2",
+        RAG_API_KEY=API_KEY,
         RAG_MAX_TOKENS="128" if FULL else "40",
     )
     with open(log, "w") as out:
@@ -79,7 +82,10 @@ def server(tmp_path_factory, embedder, tiny_model_path):
             wait_http(url, proc, log)
         except RuntimeError as exc:
             pytest.fail(str(exc))
-        yield {"url": url, "port": port, "work": work, "log": log, "proc": proc, "auth": AUTH}
+        yield {
+            "url": url, "port": port, "work": work, "log": log, "proc": proc, "auth": AUTH,
+            "api_key": API_KEY,
+        }  # fmt: skip
     finally:
         stop(proc)
 
