@@ -1,4 +1,4 @@
-"""`rag serve`: the browser UI's (and the /v1 API's) command, added to the `rag` command by `rag_app`."""
+"""`rag serve`: the chat UI and the /v1 API, added to the `rag` command by `rag_app`."""
 
 from __future__ import annotations
 
