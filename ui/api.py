@@ -99,36 +99,12 @@ def answer_content(answer: Answer) -> str:
     if answer.refused:
         reason = answer.refusal_reason
         return f"{answer.answer}\n\nReason: {reason}." if reason else answer.answer
-    lines = [answer.answer]
-    if answer.citations:
-        lines += ["", "Sources:"]
-        for c in answer.citations:
-            page = f", page {c.page}" if c.page else ""
-            lines.append(f"[{c.n}] {c.title}{page} ({Path(c.source).name})")
-    return "\n".join(lines)
-
-
-def rag_info(answer: Answer, turn: Turn) -> RagInfo:
-    return RagInfo(
-        answer=answer.answer,
-        refused=answer.refused,
-        refusal_reason=answer.refusal_reason,
-        confidence=answer.confidence,
-        citations=answer.citations,
-        evidence=answer.evidence_sentences(),
-        sentences=answer.sentences,
-        search_query=turn.query,
-        rewrite=turn.method,
-        timings=answer.timings,
-    )
-
-
-def usage_of(answer: Answer) -> Usage:
-    prompt = answer.usage.get("prompt_tokens", 0)
-    completion = answer.usage.get("completion_tokens", 0)
-    return Usage(
-        prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
-    )
+    where: dict[str, str] = {}  # passages of the same page of a file share a line
+    for c in answer.citations:
+        place = f"{c.title}{f', page {c.page}' if c.page else ''} ({Path(c.source).name})"
+        where[place] = where.get(place, "") + f"[{c.n}]"
+    sources = [f"{markers} {place}" for place, markers in where.items()]
+    return "\n".join([answer.answer, "", "Sources:", *sources] if sources else [answer.answer])
 
 
 def split_conversation(request: ChatCompletionRequest) -> tuple[str, list[tuple[str, str]]]:
@@ -330,8 +306,8 @@ class ChatAPI:
                     created=created,
                     model=self.model_id,
                     choices=[Choice(message=AssistantMessage(content=answer_content(answer)))],
-                    usage=usage_of(answer),
-                    rag=rag_info(answer, event.turn),
+                    usage=Usage.of(answer),
+                    rag=RagInfo.of(answer, event.turn),
                 )
                 return JSONResponse(completion.model_dump(mode="json"))
         raise RuntimeError("the answer stream ended without an answer")  # pragma: no cover
@@ -362,9 +338,9 @@ class ChatAPI:
                 elif event.kind == "answer":
                     answer = event.answer
                     yield chunk([ChunkChoice(delta=Delta(content=answer_content(answer)))])
-                    yield chunk([ChunkChoice(finish_reason="stop")], rag_info(answer, event.turn))
+                    yield chunk([ChunkChoice(finish_reason="stop")], RagInfo.of(answer, event.turn))
                     if include_usage:
-                        yield chunk([], usage=usage_of(answer))
+                        yield chunk([], usage=Usage.of(answer))
         except Exception as exc:  # the status is sent already: an error event ends the stream
             error = self.failure(exc)
             yield f"data: {ErrorResponse(error=error.detail).model_dump_json()}\n\n"

@@ -15,7 +15,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from rag.types import AnswerSentence, Citation, ContextSentence
+from rag.conversation import Turn
+from rag.types import Answer, AnswerSentence, Citation, ContextSentence
 
 MAX_MESSAGES = 200
 OMIT_NONE = {"default": None, "exclude_if": lambda value: value is None}  # as OpenAI: "delta": {}
@@ -100,6 +101,21 @@ class RagInfo(BaseModel):
     rewrite: str  # how it was obtained: none, substitution, model or heuristic
     timings: dict[str, float]
 
+    @classmethod
+    def of(cls, answer: Answer, turn: Turn) -> RagInfo:
+        return cls(
+            answer=answer.answer,
+            refused=answer.refused,
+            refusal_reason=answer.refusal_reason,
+            confidence=answer.confidence,
+            citations=answer.citations,
+            evidence=answer.evidence_sentences(),
+            sentences=answer.sentences,
+            search_query=turn.query,
+            rewrite=turn.method,
+            timings=answer.timings,
+        )
+
 
 class RagProgress(BaseModel):
     """The ``rag`` field of a chunk while the answer is drafted (nothing here is checked)."""
@@ -112,6 +128,14 @@ class Usage(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
+
+    @classmethod
+    def of(cls, answer: Answer) -> Usage:
+        prompt = answer.usage.get("prompt_tokens", 0)
+        completion = answer.usage.get("completion_tokens", 0)
+        return cls(
+            prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
+        )
 
 
 class AssistantMessage(BaseModel):
