@@ -88,31 +88,43 @@ def test_the_ui_engine_answers_through_the_replicas(replicas, tmp_path):
     assert engine.documents()  # the documents list still reads the index here
 
 
-def test_a_killed_replica_fails_its_question_clearly_and_is_replaced(replicas):
+def test_killed_replicas_end_their_question_clearly_and_are_replaced(replicas):
+    """Both replicas are killed at the question's first event. The question then ends
+    with the clear error, or with its answer when the tiny model had already finished
+    (a race: the scripted tests below pin the error path); it never hangs, and new
+    replicas answer the next question."""
     import ray
 
     from rag.distributed.serve import RemoteAnswerer, ReplicaFailed
 
     handle, settings = replicas
     answerer = RemoteAnswerer(handle, settings, timeout_s=240)
-    names = [
-        a["name"]
-        for a in ray.util.list_named_actors(all_namespaces=True)
-        if a["name"].startswith("SERVE_REPLICA::rag-answers#answers")
-    ]
-    assert len(names) == 2
+
+    def replica_names() -> set[str]:
+        return {
+            a["name"]
+            for a in ray.util.list_named_actors(all_namespaces=True)
+            if a["name"].startswith("SERVE_REPLICA::rag-answers#answers")
+        }
+
+    killed = replica_names()
+    assert len(killed) == 2
     kinds = []
-    with pytest.raises(ReplicaFailed, match="the answer replica stopped while answering"):
+    try:
         for event in answerer.answer(QUESTIONS[0]):
             kinds.append(event.kind)
             if event.kind in ("evidence", "token") and "killed" not in kinds:
-                for name in names:  # whichever replica has the question, it dies now
+                for name in killed:  # whichever replica has the question, it dies now
                     ray.kill(ray.get_actor(name, namespace="serve"), no_restart=True)
                 kinds.append("killed")
-    assert "killed" in kinds and "answer" not in kinds
+    except ReplicaFailed as exc:
+        assert "the answer replica stopped while answering" in str(exc)
+        assert "answer" not in kinds
+    assert "killed" in kinds
     # Serve starts new replicas; the next question is answered, not lost or hung.
     record = answer_all(answerer, QUESTIONS[1])
     assert record["error"] is None and record["answer"].question == QUESTIONS[1]
+    assert replica_names() and not replica_names() & killed
 
 
 # -- RemoteAnswerer's failure handling, with a scripted handle (no cluster) -----------
