@@ -63,35 +63,36 @@ def _threads(settings: dict) -> str:
     return f"{decode} threads" if prompt == decode else f"threads {decode}/{prompt} decode/prompt"
 
 
+def _run_ref(src: dict) -> str:
+    """An earlier run as the reports name it: its command, date and commit."""
+    return f"`{src.get('command')}` ({src.get('date')}, git {src.get('git_commit')})"
+
+
 def _reused_info(meta: dict) -> list[tuple[str, str]]:
-    """The earlier runs whose answers this one reused (``--resume``, ``--reuse-baseline``)."""
+    """The earlier runs whose answers this one reused (``--resume``, ``--reuse-baseline``,
+    `evals/replay.py`)."""
     out = []
-    src = meta.get("resumed_from")
-    if src:
+    if src := meta.get("resumed_from"):
         fresh = meta["questions"] - (src.get("questions") or 0)
         out.append((
             "Resumed from",
-            f"{src.get('questions')} question(s) answered and scored by `{src.get('command')}` "
-            f"({src.get('date')}, git {src.get('git_commit')}); the other {fresh} by this run "
-            f"(git {meta['git_commit'] or 'unknown'}). Records carry `resumed: true` when reused.",
+            f"{src.get('questions')} question(s) answered and scored by {_run_ref(src)}; "
+            f"the other {fresh} by this run (git {meta['git_commit'] or 'unknown'}). "
+            "Records carry `resumed: true` when reused.",
         ))  # fmt: skip
-    src = meta.get("baseline_from")
-    if src:
+    if src := meta.get("baseline_from"):
         out.append((
             "Baseline reused",
             f"{src.get('questions')} baseline answer(s), their scores and cost figures from "
-            f"`{src.get('command')}` ({src.get('date')}, git {src.get('git_commit')}); "
-            "the baseline's settings match this run's.",
+            f"{_run_ref(src)}; the baseline's settings match this run's.",
         ))  # fmt: skip
-    src = meta.get("replayed_from")
-    if src:
+    if src := meta.get("replayed_from"):
         out.append((
             "Drafts replayed",
-            f"our model's drafts are the ones recorded by `{src.get('command')}` "
-            f"({src.get('date')}, git {src.get('git_commit')}; greedy decoding: the same prompt "
-            "gives the same draft), re-checked by this run's code (`evals/replay.py`); the "
-            "judge ran live. Our latency figures are therefore not real answer times: take "
-            "latency from the benchmarks or the recorded run.",
+            f"our model's drafts are the ones recorded by {_run_ref(src)}, re-checked by "
+            "this run's code (`evals/replay.py`; greedy decoding: the same prompt gives the "
+            "same draft); the judge ran live. Our latency figures are therefore not real "
+            "answer times: take latency from the benchmarks or the recorded run.",
         ))  # fmt: skip
     return out
 
