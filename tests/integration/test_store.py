@@ -237,7 +237,8 @@ def test_manifest_json_round_trip():
     assert {"embedder", "dim", "chunking", "documents", "format_version"} <= set(data)
     # the documents stay plain JSON objects, as indexes written before the records read
     assert data["documents"]["d"] == {"source": "s", "title": "T", "content_hash": "h",
-                                      "pages": None, "chars": 0, "chunks": 2}  # fmt: skip
+                                      "pages": None, "chars": 0, "chunks": 2,
+                                      "ocr_pages": [], "skipped_pages": {}}  # fmt: skip
     older = {**data, "documents": {"d": {"source": "s", "chunks": 2, "content_hash": "h",
                                          "title": "T", "retired": 1}}}  # fmt: skip
     assert Manifest.from_json(json.dumps(older)).documents["d"].chunks == 2

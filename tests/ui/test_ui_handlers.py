@@ -309,13 +309,22 @@ class _FakeDemo:
 
 def test_serve_binds_localhost_queues_and_warns_without_auth(monkeypatch, capsys, ui_settings):
     import ui.app as app_module
+    import ui.server as server_module
 
     demo = _FakeDemo()
+    served = {}
     monkeypatch.setattr(app_module, "build_app", lambda settings, engine: demo)
+
+    def server_app(demo, engine, launch_kwargs, host, port, auth, api_key, concurrency):
+        served.update(launch=launch_kwargs, host=host, auth=auth, api_key=api_key)
+        return "app"
+
+    monkeypatch.setattr(server_module, "server_app", server_app)
+    monkeypatch.setattr(server_module, "run", lambda app, host, port: served.update(ran=app))
     app_module.serve(ui_settings, concurrency=3, warm_up=False)
     assert demo.calls["queue"] == {"default_concurrency_limit": 3}
-    launch = demo.calls["launch"]
-    assert launch["server_name"] == "127.0.0.1" and launch["auth"] is None
+    assert served["host"] == "127.0.0.1" and served["auth"] is None and served["ran"] == "app"
+    launch = served["launch"]
     assert launch["allowed_paths"] == [] and launch["max_file_size"] == 20 * 1024 * 1024
     assert "warning" not in capsys.readouterr().err
 
@@ -323,7 +332,7 @@ def test_serve_binds_localhost_queues_and_warns_without_auth(monkeypatch, capsys
     assert "without --auth" in capsys.readouterr().err
     app_module.serve(ui_settings, host="0.0.0.0", auth=("u", "p"), warm_up=False)
     assert "without --auth" not in capsys.readouterr().err
-    assert demo.calls["launch"]["auth"] == ("u", "p")
+    assert served["auth"] == ("u", "p")
 
 
 def test_cli_serve_options(monkeypatch, tmp_path):
