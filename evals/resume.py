@@ -26,18 +26,18 @@ def load_previous(
     evalset: EvalSet,
     settings: dict,
     systems: list[str],
-    judge: bool,
     compared: frozenset[str] | None = None,
     option: str = "--resume",
 ) -> tuple[dict[tuple[str, str], EvalRecord], dict]:
     """Records of an earlier run (its report directory) to reuse, keyed by (system, id).
 
-    The earlier run must be of the same set with the same answer-affecting settings,
-    the same systems and the same judging; otherwise its scores would not be
-    comparable and an ``EvalSetError`` says which setting differs (``compared``: only
+    The earlier run must be of the same set with the same answer-affecting settings
+    and the same systems; otherwise its scores would not be comparable and an
+    ``EvalSetError`` says which setting differs (``compared``: only
     these settings need to match, e.g. ``BASELINE_SETTINGS``). Only questions of
     the current sample are kept (a ``--limit 150`` run extends to ``--limit 300``:
-    the fixed-seed sample of 300 starts with the 150).
+    the fixed-seed sample of 300 starts with the 150). Records of a run without the
+    LLM judge are judged by it afterwards when this run has it (`add_citation_metrics`).
     """
     path = Path(path)
     summary_path, results_path = path / "summary.json", path / "results.jsonl"
@@ -64,8 +64,6 @@ def load_previous(
     missing = sorted(set(systems) - set(meta["systems"]))
     if missing:
         raise EvalSetError(f"{option} {path}: it did not run {', '.join(missing)}")
-    if judge and not meta["judge"]["llm_enabled"]:
-        raise EvalSetError(f"{option} {path}: it ran without the LLM judge; add --no-judge")
     wanted = {q.id for q in evalset.questions}
     records = {}
     for line in results_path.read_text(encoding="utf-8").splitlines():

@@ -122,7 +122,7 @@ def run_eval(
     previous, resumed_from = {}, None
     if resume is not None:
         names = ["ours", "baseline"] if baseline else ["ours"]
-        previous, resumed_from = load_previous(resume, evalset, run_settings, names, judge)
+        previous, resumed_from = load_previous(resume, evalset, run_settings, names)
         log(f"reusing {len(previous)} answer(s) from {resume}")
     baseline_from = None
     if reuse_baseline is not None:
@@ -131,7 +131,6 @@ def run_eval(
             evalset,
             run_settings,
             ["baseline"],
-            judge,
             compared=BASELINE_SETTINGS,
             option="--reuse-baseline",
         )

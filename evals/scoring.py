@@ -177,10 +177,22 @@ def add_retrieval_metrics(records: list[EvalRecord], k: int, cutoffs: tuple[int,
 def add_citation_metrics(
     records: list[EvalRecord], judges: list, progress: bool = True, desc: str = "judging"
 ) -> None:
-    """ALCE citation recall/precision per record for each judge (``_lex`` / ``_llm`` columns)."""
+    """ALCE citation recall/precision per record for each judge (``_lex`` / ``_llm`` columns).
+
+    A reused record keeps the scores it has; a judge it was not judged by (an earlier
+    run with ``--no-judge``, reused by a run with the LLM judge) judges it now."""
     suffix = {"lexical": "lex", "llm": "llm"}
-    fresh = [r for r in records if not r.resumed]  # reused records keep their scores
-    for r in tqdm(fresh, desc=desc, unit="q", disable=not progress):
+
+    def missing(r: EvalRecord) -> list:
+        return [
+            j
+            for j in judges
+            if not r.resumed or f"citation_recall_{suffix[j.name]}" not in r.metrics
+        ]
+
+    todo = [(r, missing(r)) for r in records]
+    todo = [(r, js) for r, js in todo if js]
+    for r, record_judges in tqdm(todo, desc=desc, unit="q", disable=not progress):
         sentences = [(s["text"], s["citations"]) for s in r.sentences]
         if not r.refused:
             # single-passage checks are always needed; passage-major order reuses the KV cache
@@ -190,10 +202,10 @@ def add_citation_metrics(
                 for text, refs in sentences
                 if n in refs and n in r.passages and text.strip()
             ]
-            for judge in judges:
+            for judge in record_judges:
                 if hasattr(judge, "prefetch"):
                     judge.prefetch(pairs)
-        for judge in judges:
+        for judge in record_judges:
             key = suffix[judge.name]
             scores = None
             if not r.refused and sentences:

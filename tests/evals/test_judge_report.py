@@ -103,6 +103,32 @@ def test_add_citation_metrics_prefetches_passage_major(fake_generator):
     assert records[1].metrics["citation_recall_llm"] is None  # refused: not scored
 
 
+def test_reused_records_are_judged_only_by_the_judges_they_lack(fake_generator):
+    """A run with the LLM judge that reuses a `--no-judge` run's answers judges them
+    now; reused scores it already has stay as they were."""
+    from evals.records import EvalRecord
+    from evals.scoring import add_citation_metrics
+
+    def reused(qid: str, **metrics) -> EvalRecord:
+        record = EvalRecord(
+            "baseline", qid, "Q?", True, refused=False,
+            sentences=[{"text": "S one.", "citations": [1]}], passages={1: "P1"},
+        )  # fmt: skip
+        record.resumed, record.metrics = True, dict(metrics)
+        return record
+
+    unjudged = reused("q1", citation_recall_lex=0.5, citation_precision_lex=0.5)
+    judged = reused(
+        "q2", citation_recall_lex=0.5, citation_precision_lex=0.5,
+        citation_recall_llm=0.25, citation_precision_llm=0.25,
+    )  # fmt: skip
+    gen = fake_generator("yes")
+    add_citation_metrics([unjudged, judged], [LexicalJudge(), LLMJudge(gen)], progress=False)
+    assert unjudged.metrics["citation_recall_llm"] == 1.0  # judged now
+    assert unjudged.metrics["citation_recall_lex"] == 0.5  # its lexical score kept
+    assert judged.metrics["citation_recall_llm"] == 0.25 and len(gen.calls) == 1
+
+
 # -- report ------------------------------------------------------------------------------
 
 
