@@ -304,7 +304,7 @@ def test_parser_crash_becomes_a_skip(tmp_path: Path, monkeypatch: pytest.MonkeyP
     def boom(data, path):
         raise RuntimeError("parser bug")
 
-    monkeypatch.setitem(loaders._LOADERS, ".html", boom)
+    monkeypatch.setitem(loaders.LOADERS, ".html", boom)
     (tmp_path / "a.html").write_text("<p>x</p>")
     (tmp_path / "b.txt").write_text("Still loaded.")
     docs, skips = _docs_and_skips(list(iter_documents([tmp_path])))
