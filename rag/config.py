@@ -149,6 +149,15 @@ class Settings:
     # marked unsupported).
     drop_unsupported: bool = True
 
+    # Follow-up questions (rag/conversation.py, rag/substitution.py): a rewrite reads
+    # the last `followup_turns` earlier questions and compares at most
+    # `followup_key_terms` content words of a question; "What about X?" replaces, of
+    # the earlier question's names, one whose embedding similarity to X is at least
+    # `substitution_similar_share` of the best name's.
+    followup_turns: int = 2
+    followup_key_terms: int = 8
+    substitution_similar_share: float = 0.65
+
     # Generation (a key of rag.models.MODELS or a path to a .gguf file).
     model: str = "qwen2.5-1.5b"
     temperature: float = 0.0
@@ -184,6 +193,7 @@ class Settings:
             "abstain_below",
             "context_semantic_weight",
             "context_score_drop",
+            "substitution_similar_share",
         ):
             if getattr(self, name) is not None and not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
@@ -194,8 +204,9 @@ class Settings:
             )
         if self.max_answer_sentences < 1:
             raise ValueError(f"max_answer_sentences must be >= 1, got {self.max_answer_sentences}")
-        if self.top_k < 1:
-            raise ValueError(f"top_k must be >= 1, got {self.top_k}")
+        for name in ("top_k", "followup_turns", "followup_key_terms"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 <= self.mmr_lambda <= 1.0:
             raise ValueError(f"mmr_lambda must be in [0, 1], got {self.mmr_lambda}")
         if self.context_chars < 0:

@@ -56,9 +56,6 @@ REWRITE_PROMPT = (
     "question 'When did they sign them?' -> 'When did the countries that signed the Camp "
     "David principles sign them?'"
 )
-MAX_HISTORY_TURNS = 2
-MAX_QUESTION_CHARS = Settings.max_question_chars  # the pipeline's default limit
-MAX_KEY_TERMS = 8
 
 _REFERRING = re.compile(
     r"\b(it|its|it's|they|them|their|theirs|these|those|this|that one|he|him|his|she|her|"
@@ -125,7 +122,7 @@ class Rewrite:
         return self.query if self.rewritten else None
 
 
-def key_terms(text: str, limit: int = MAX_KEY_TERMS) -> list[str]:
+def key_terms(text: str, limit: int = Settings.followup_key_terms) -> list[str]:
     """Content words of ``text`` in order, as written (stop and question words dropped)."""
     seen: set[str] = set()
     terms: list[str] = []
@@ -167,26 +164,33 @@ def _clean_model_output(text: str) -> str:
     return clean_question(line.strip().strip("\"'`“”").strip())
 
 
-def acceptable_rewrite(rewrite: str, question: str, history: Sequence[Turn]) -> bool:
-    """A model rewrite must be a short question that keeps the conversation's subject."""
+def acceptable_rewrite(
+    rewrite: str,
+    question: str,
+    history: Sequence[Turn],
+    terms: int = Settings.followup_key_terms,
+) -> bool:
+    """A model rewrite must be a short question that keeps the conversation's subject
+    (``terms``: how many content words of a question are compared)."""
     if not rewrite or len(rewrite) > max(300, 3 * len(question)):
         return False
     if looks_like_refusal(rewrite) or re.search(r"\[\d+\]", rewrite):
         return False
     rewrite_words = {norm_word(t) for t in _TOKEN.findall(rewrite)}
-    context = {norm_word(t) for t in key_terms(history[-1].query)} if history else set()
+    context = {norm_word(t) for t in key_terms(history[-1].query, terms)} if history else set()
     if context and not context & rewrite_words:
         return False  # the subject of the conversation was lost
     asked = _ASKING.search(question)
     if asked and not re.search(rf"\b{asked.group(1)}\b", rewrite, re.I):
         return False  # "how much ..." must still ask how much
-    own = {norm_word(t) for t in key_terms(question)}
+    own = {norm_word(t) for t in key_terms(question, terms)}
     return len(own & rewrite_words) * 2 >= len(own)  # keeps most of the follow-up's terms
 
 
 def model_rewrite(question: str, history: Sequence[Turn], generator, max_tokens: int = 48) -> str:
-    """Ask the generator for a standalone version of ``question`` (raw, cleaned)."""
-    earlier = "\n".join(f"- {turn.query}" for turn in history[-MAX_HISTORY_TURNS:])
+    """Ask the generator for a standalone version of ``question`` after the earlier
+    questions ``history`` (raw, cleaned)."""
+    earlier = "\n".join(f"- {turn.query}" for turn in history)
     user = f"Earlier questions:\n{earlier}\n\nLast question: {question}\nStandalone question:"
     messages = [{"role": "system", "content": REWRITE_PROMPT}, {"role": "user", "content": user}]
     return _clean_model_output("".join(generator.stream_chat(messages, max_tokens, 0.0)))
@@ -218,7 +222,9 @@ class Conversation:
 
     ``generator`` (model rewrites) and ``embedder`` (choosing the name a "What about
     X?" replaces) are optional; `for_pipeline` takes both from a `RagPipeline`, the
-    generator only when a model rewrite is needed. Typical use, per question::
+    generator only when a model rewrite is needed. ``settings`` supplies the follow-up
+    tunables and, unless ``max_chars`` is given, the question length limit. Typical
+    use, per question::
 
         follow_up = conversation.follow_up(question)  # rewritten when it leans on earlier turns
         for event in follow_up.events():  # the pipeline's events; the turn is kept at the end
@@ -230,23 +236,23 @@ class Conversation:
         turns: Sequence[Turn | dict] = (),
         generator=None,
         embedder=None,
-        max_chars: int = MAX_QUESTION_CHARS,
+        max_chars: int | None = None,
         max_tokens: int = 48,
+        settings: Settings | None = None,
     ):
         self.turns: list[Turn] = [t if isinstance(t, Turn) else Turn.from_dict(t) for t in turns]
         self._generator = generator
         self.embedder = embedder
-        self.max_chars = max_chars
+        self.settings = settings or Settings()
+        self.max_chars = self.settings.max_question_chars if max_chars is None else max_chars
         self.max_tokens = max_tokens
         self._pipeline = None
 
     @classmethod
     def for_pipeline(cls, pipeline, turns: Sequence[Turn | dict] = ()) -> Conversation:
-        """A conversation rewriting with ``pipeline``'s generator, embedder and limit."""
+        """A conversation rewriting with ``pipeline``'s generator, embedder and settings."""
         conversation = cls(
-            turns,
-            embedder=getattr(pipeline, "embedder", None),
-            max_chars=pipeline.settings.max_question_chars,
+            turns, embedder=getattr(pipeline, "embedder", None), settings=pipeline.settings
         )
         conversation._pipeline = pipeline
         return conversation
@@ -296,10 +302,11 @@ class Conversation:
             generator = None
         if generator is not None:
             try:
-                candidate = model_rewrite(question, history, generator, self.max_tokens)
+                earlier = history[-self.settings.followup_turns :]
+                candidate = model_rewrite(question, earlier, generator, self.max_tokens)
             except Exception:  # a failed rewrite must never cost the answer
                 candidate = ""
-            if acceptable_rewrite(candidate, question, history):
+            if acceptable_rewrite(candidate, question, history, self.settings.followup_key_terms):
                 return Rewrite(candidate, "model")
         fallback = heuristic_rewrite(question, history)
         return Rewrite(fallback, "heuristic" if fallback != question else "none")
@@ -308,14 +315,15 @@ class Conversation:
         """A "What about X?" ``question`` as the latest standalone earlier query with X in it.
 
         Heuristic queries ("... (follow-up to: ...)") are not standalone questions and are
-        skipped; only the last `MAX_HISTORY_TURNS` turns are looked at.
+        skipped; only the last ``settings.followup_turns`` turns are looked at.
         """
         if short_follow_up_subject(question) is None:
             return None
-        for turn in reversed(history[-MAX_HISTORY_TURNS:]):
+        for turn in reversed(history[-self.settings.followup_turns :]):
             if turn.method == "heuristic":
                 continue
-            result = substitute(question, turn.query, self.embedder)
+            share = self.settings.substitution_similar_share
+            result = substitute(question, turn.query, self.embedder, share)
             if result is None:
                 return None
             result = clean_question(result)
@@ -347,9 +355,10 @@ def rewrite_question(
     history: Sequence[Turn],
     generator=None,
     max_tokens: int = 48,
-    max_chars: int = MAX_QUESTION_CHARS,
+    max_chars: int | None = None,
     embedder=None,
+    settings: Settings | None = None,
 ) -> Rewrite:
     """`Conversation.rewrite` for ``question`` after the turns ``history``."""
-    conversation = Conversation(history, generator, embedder, max_chars, max_tokens)
+    conversation = Conversation(history, generator, embedder, max_chars, max_tokens, settings)
     return conversation.rewrite(question)

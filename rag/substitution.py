@@ -16,6 +16,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rag.config import Settings
+
 # The short follow-up forms, matched on the question without its final punctuation.
 _SHORT_FORMS = (
     re.compile(  # "What about X?", "And how about for X?", "OK, what about in X?"
@@ -33,7 +35,6 @@ _SHORT_FORMS = (
     ),
 )
 MAX_SUBJECT_WORDS = 6
-SIMILAR_SHARE = 0.65  # names with at least this share of the best cosine are of X's kind
 # Words that make X a question of its own rather than a name ("And how much?", "What about it?").
 _NOT_A_NAME = {
     "how", "what", "which", "who", "whom", "whose", "when", "where", "why", "did", "do", "does",
@@ -195,11 +196,16 @@ def _candidates(names: Sequence[Name], subject: str) -> list[Name]:
     return list(unique.values())
 
 
-def choose_name(candidates: Sequence[Name], subject: str, embedder=None) -> Name | None:
+def choose_name(
+    candidates: Sequence[Name],
+    subject: str,
+    embedder=None,
+    similar_share: float = Settings.substitution_similar_share,
+) -> Name | None:
     """The candidate ``subject`` replaces: the last of those most like it.
 
     With an embedder, the candidates whose cosine with ``subject`` is at least
-    `SIMILAR_SHARE` of the best one's are of its kind ("Fiji": Japan and Malaysia,
+    ``similar_share`` of the best one's are of its kind ("Fiji": Japan and Malaysia,
     not September 2023; "President Marcos": the two leaders, not Tokyo); among them,
     as without an embedder, the last one wins: a question names its subject late
     ("How much of Japan's OSA budget was allotted to Malaysia?"). Single names are
@@ -213,20 +219,25 @@ def choose_name(candidates: Sequence[Name], subject: str, embedder=None) -> Name
             scores = [float(target @ embedder.encode_query(c.core)) for c in candidates]
         except Exception:  # a failing embedder must never cost the answer
             return candidates[-1]
-        floor = SIMILAR_SHARE * max(scores)
+        floor = similar_share * max(scores)
         candidates = [c for c, score in zip(candidates, scores, strict=True) if score >= floor]
     return candidates[-1]
 
 
-def substitute(question: str, earlier: str, embedder=None) -> str | None:
+def substitute(
+    question: str,
+    earlier: str,
+    embedder=None,
+    similar_share: float = Settings.substitution_similar_share,
+) -> str | None:
     """``earlier`` with the subject of a "What about X?" ``question`` in place of the
-    name of the same kind; None when ``question`` is not such a follow-up or ``earlier``
-    has no name to replace."""
+    name of the same kind (``similar_share`` as in `choose_name`); None when ``question``
+    is not such a follow-up or ``earlier`` has no name to replace."""
     subject = short_follow_up_subject(question)
     if subject is None:
         return None
     names = find_names(earlier)
-    chosen = choose_name(_candidates(names, subject), subject, embedder)
+    chosen = choose_name(_candidates(names, subject), subject, embedder, similar_share)
     if chosen is None:
         return None
     result = earlier

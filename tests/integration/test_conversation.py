@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from rag.config import Settings
 from rag.conversation import Conversation, Rewrite, Turn, heuristic_rewrite
 from rag.substitution import find_names, short_follow_up_subject, substitute
 
@@ -108,13 +109,21 @@ def test_embedder_chooses_the_name_most_like_x():
     assert substitute("And Fiji?", earlier, FakeEmbedder()) == earlier.replace("Malaysia", "Fiji")
 
 
+def test_similar_share_comes_from_settings():
+    earlier = "When did Malaysia sign the agreement in Tokyo?"
+    settings = Settings(substitution_similar_share=0.0)  # every name is of X's kind: the last
+    conversation = conversation_after(earlier, embedder=FakeEmbedder(), settings=settings)
+    assert conversation.rewrite("What about Fiji?").query == earlier.replace("Tokyo", "Fiji")
+    conversation = conversation_after(earlier, embedder=FakeEmbedder())
+    assert conversation.rewrite("What about Fiji?").query == earlier.replace("Malaysia", "Fiji")
+
+
 def test_conversation_passes_its_pipeline_embedder(fake_generator):
     class Pipe:
         embedder = FakeEmbedder()
         generator = fake_generator("unused")
 
-        class settings:  # noqa: N801 - stands in for Settings
-            max_question_chars = 2000
+        settings = Settings()
 
     conversation = Conversation.for_pipeline(Pipe())
     earlier = "When did Malaysia sign the agreement in Tokyo?"

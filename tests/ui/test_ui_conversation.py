@@ -7,6 +7,7 @@ import json
 import pytest
 from uihelpers import make_answer
 
+from rag.config import Settings
 from rag.conversation import (
     Turn,
     acceptable_rewrite,
@@ -98,6 +99,20 @@ def test_over_long_earlier_turn_is_not_shown_to_the_model(fake_generator):
     prompt = gen.calls[0]["messages"][1]["content"]
     assert FIRST in prompt and "word word" not in prompt
     assert rewrite_question(FOLLOW_UP, history[1:], gen).method == "none"  # nothing left
+
+
+def test_follow_up_tunables_come_from_settings(fake_generator):
+    reply = "How much did each first recipient of OSA get?"  # keeps "OSA", not "countries"
+    history = [Turn("What does ASEAN stand for?"), *HISTORY]
+    for turns, older_shown in ((2, True), (1, False)):
+        gen = fake_generator(reply)
+        settings = Settings(followup_turns=turns)
+        assert rewrite_question(FOLLOW_UP, history, gen, settings=settings).method == "model"
+        prompt = gen.calls[0]["messages"][1]["content"]
+        assert FIRST in prompt and ("ASEAN stand for" in prompt) is older_shown
+    # the earlier question's subject read as its first key term only: "OSA" is not in it
+    settings = Settings(followup_key_terms=1)
+    assert rewrite_question(FOLLOW_UP, HISTORY, gen, settings=settings).method == "heuristic"
 
 
 def test_follow_up_query_retrieves_the_right_passage(fixture_settings, embedder):

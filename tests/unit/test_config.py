@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import yaml
@@ -36,3 +37,30 @@ def test_to_dict_holds_plain_values():
     assert type(data["retrieval"]) is str and data["retrieval"] == "dense"
     assert type(data["index_type"]) is str
     assert yaml.safe_load(yaml.safe_dump(data)) == json.loads(json.dumps(data))
+
+
+def test_follow_up_tunables_have_their_defaults():
+    settings = Settings()
+    assert (settings.followup_turns, settings.followup_key_terms) == (2, 8)
+    assert settings.substitution_similar_share == 0.65
+
+
+@pytest.mark.parametrize(
+    ("name", "bad", "message"),
+    [
+        ("followup_turns", 0, "followup_turns must be >= 1, got 0"),
+        ("followup_key_terms", -1, "followup_key_terms must be >= 1, got -1"),
+        (
+            "substitution_similar_share",
+            1.5,
+            "substitution_similar_share must be in [0, 1], got 1.5",
+        ),
+    ],
+)
+def test_a_bad_follow_up_tunable_names_the_value(name, bad, message, monkeypatch):
+    with pytest.raises(ValueError) as err:
+        Settings(**{name: bad})
+    assert str(err.value) == message
+    monkeypatch.setenv(f"RAG_{name.upper()}", str(bad))
+    with pytest.raises(ValueError, match=re.escape(message)):
+        Settings.from_env()
