@@ -1,6 +1,7 @@
 """Shared fixtures: ../shared, a small fixture corpus and index, the embedder and the
-tiny generator model (each loaded once per session), and a factory of scripted fake
-generators for pipeline tests that need no LLM. The data and classes behind them are
+tiny generator model (each loaded once per session), and factories of scripted fake
+generators, of pipelines over the fixture index and of UI engines for tests that need
+no LLM. The data and classes behind them are
 in testkit.py."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from testkit import (  # noqa: F401 - re-exported: older tests import them from 
     CI,
     E2E_COMPANIONS,
     FIXTURE_DOCS,
+    GOOD_REPLY,
     REPO,
     SEED_NAME,
     SEED_PHRASE,
@@ -138,3 +140,45 @@ def tiny_generator(tiny_model_path: Path):
 def fake_generator():
     """Factory: ``fake_generator("reply text")`` -> a FakeGenerator."""
     return FakeGenerator
+
+
+@pytest.fixture
+def make_pipeline(fixture_settings, fixture_store, embedder, fake_generator):
+    """Factory: ``make_pipeline(reply, generator=None, judge=0.9, **settings)`` ->
+    ``(pipeline, generator)`` over the fixture index, answering with ``generator`` or a
+    fake model that replies ``reply`` (and judges with P(yes) = ``judge``)."""
+    from rag.pipeline import RagPipeline
+
+    def make(reply: str | list[str] = GOOD_REPLY, generator=None, judge: float = 0.9, **settings):
+        generator = generator or fake_generator(reply, judge=judge)
+        pipe = RagPipeline(
+            fixture_settings.replace(**settings),
+            embedder=embedder,
+            generator=generator,
+            store=fixture_store,
+        )
+        return pipe, generator
+
+    return make
+
+
+@pytest.fixture
+def make_engine(tmp_path: Path, embedder, fake_generator):
+    """Factory: ``make_engine(settings, reply)`` -> a UI Engine whose model is a fake
+    (``engine.fake``), with uploads and feedback under ``tmp_path``."""
+    from rag.pipeline import RagPipeline
+    from ui.engine import Engine
+
+    def make(settings: Settings, reply: str = "The documents do not say."):
+        generator = fake_generator(reply, name=settings.model)
+        pipe = RagPipeline(settings, embedder=embedder, generator=generator)
+        engine = Engine(
+            settings,
+            uploads_dir=tmp_path / "uploads",
+            feedback_file=tmp_path / "feedback.jsonl",
+            pipeline=pipe,
+        )
+        engine.fake = generator
+        return engine
+
+    return make

@@ -1,12 +1,17 @@
 """What the tests share besides fixtures: the fixture corpus, the seed article's names,
-and `FakeGenerator` (a scripted model). Import from here (`from testkit import ...`):
-a test folder's own conftest.py can take the module name `conftest`."""
+`FakeGenerator` (a scripted model) and helpers for servers run in a subprocess. Import
+from here (`from testkit import ...`): a test folder's own conftest.py can take the
+module name `conftest`."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import socket
+import subprocess
+import time
+import urllib.request
 from pathlib import Path
 
 from rag.generation import GenerationStats
@@ -17,6 +22,8 @@ SHARED = REPO.parent / "shared"
 
 SEED_NAME = "japan-osa-malaysia-visit.txt"
 SEED_PHRASE = "Malaysia, the Philippines, Bangladesh, and Fiji"
+# A fake model's reply that the fixture index supports, citing its first passage.
+GOOD_REPLY = f"The first recipients of OSA are {SEED_PHRASE} [1]."
 # Small, on-topic companions of the seed article for the end-to-end index.
 E2E_COMPANIONS = (
     "2023-06-16-joint-readout-of-trilateral-meeting-between-the-national-security-advisors-"
@@ -134,3 +141,47 @@ def evidence_reply(answer: str, schema: dict) -> str:
         for n in dict.fromkeys(cited):
             evidence += [i for i in ids if i.split(".")[0] == n][:2]
     return json.dumps({"evidence": evidence[:4], "answer": answer})
+
+
+# -- servers in a subprocess ---------------------------------------------------------------
+def clean_env(**extra: str) -> dict[str, str]:
+    """This environment without the developer's RAG_* settings (the model cache may stay)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    if "RAG_MODEL_CACHE" in os.environ:
+        env["RAG_MODEL_CACHE"] = os.environ["RAG_MODEL_CACHE"]
+    env.update(GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    env.update(extra)
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 240) -> None:
+    """Wait until ``url`` answers 200; fail with the end of ``log`` when ``proc`` exits or
+    ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError(f"server did not answer at {url}:\n{log.read_text()[-3000:]}")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """End ``proc``: terminate, and kill it when it does not exit in 15 s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)

@@ -47,6 +47,37 @@ QUESTIONS = [
 
 
 @pytest.fixture
+def eval_config(tmp_path: Path, model_cache: Path, monkeypatch):
+    """``eval_config(max_tokens, extra, name)`` writes a tiny-model config and returns its
+    path; the eval index cache goes under ``tmp_path``."""
+    monkeypatch.setenv("RAG_EVAL_CACHE", str(tmp_path / "cache"))
+
+    def write(max_tokens: int = 40, extra: str = "", name: str = "eval.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(
+            f"model: smollm2-135m\nmax_tokens: {max_tokens}\nn_threads: 2\n"
+            f"model_cache: {model_cache}\n{extra}",
+            encoding="utf-8",
+        )
+        return path
+
+    return write
+
+
+def run_eval(*args: str, exit_code: int = 0):
+    """`rag eval ARGS` in this process; its output is shown unless it exits with ``exit_code``."""
+    from rag_app.cli import app
+
+    result = CliRunner().invoke(app, ["eval", *args])
+    assert result.exit_code == exit_code, result.output + repr(result.exception)
+    return result
+
+
+def read_rows(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "results.jsonl").open()]
+
+
+@pytest.fixture
 def tiny_eval_set(tmp_path: Path) -> Path:
     docs = {name: FIXTURE_DOCS[name] for name in ("osa.txt", "yen.md", "quad.txt")}
     write_corpus(tmp_path / "corpus", docs)
@@ -57,33 +88,11 @@ def tiny_eval_set(tmp_path: Path) -> Path:
 
 
 def test_rag_eval_tiny_end_to_end(
-    tiny_eval_set: Path, tiny_model_path: Path, model_cache: Path, tmp_path: Path, monkeypatch
+    tiny_eval_set: Path, tiny_model_path: Path, eval_config, tmp_path: Path
 ):
-    from rag_app.cli import app
-
-    monkeypatch.setenv("RAG_EVAL_CACHE", str(tmp_path / "cache"))
-    config = tmp_path / "eval.yaml"
-    config.write_text(
-        f"model: smollm2-135m\nmax_tokens: 40\nn_threads: 2\nmodel_cache: {model_cache}\n",
-        encoding="utf-8",
-    )
     out = tmp_path / "report"
-    result = CliRunner().invoke(
-        app,
-        [
-            "eval",
-            "--set",
-            str(tiny_eval_set),
-            "--baseline",
-            "--no-judge",
-            "--config",
-            str(config),
-            "--out",
-            str(out),
-            "--quiet",
-        ],  # fmt: skip
-    )
-    assert result.exit_code == 0, result.output + repr(result.exception)
+    run_eval("--set", str(tiny_eval_set), "--baseline", "--no-judge",
+             "--config", str(eval_config()), "--out", str(out), "--quiet")  # fmt: skip
 
     for name in ("results.jsonl", "summary.json", "report.md", "report.html",
                  "plots/metrics.png", "plots/latency.png"):  # fmt: skip
@@ -110,7 +119,7 @@ def test_rag_eval_tiny_end_to_end(
         assert 0.0 <= system["recall@k"] <= 1.0
         assert system["negative_rejection"] in (0.0, 1.0)
 
-    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    rows = read_rows(out)
     assert len(rows) == 8 and {r["system"] for r in rows} == {"ours", "baseline"}
     for r in rows:
         assert {"question", "gold", "answer", "refused", "citations", "retrieved", "metrics",
@@ -127,13 +136,10 @@ def test_rag_eval_tiny_end_to_end(
     assert len(index_dirs) == 1
 
 
-def test_rag_eval_followups_tiny(
-    tiny_model_path: Path, model_cache: Path, tmp_path: Path, monkeypatch
-):
+def test_rag_eval_followups_tiny(tiny_model_path: Path, eval_config, tmp_path: Path):
     """`rag eval --set osa-followups --limit 2`: ours rewrites each follow-up, the baseline
     searches with it as asked; both queries are recorded and scored."""
     from evals.sets import load_set
-    from rag_app.cli import app
 
     repo = Path(__file__).resolve().parents[2]
     sources = {"japan-osa-malaysia-visit.txt"}  # the gold documents, not all 74 files
@@ -142,23 +148,13 @@ def test_rag_eval_followups_tiny(
     corpus.mkdir()
     for name in sources:
         (corpus / name).write_bytes((repo / "corpus" / name).read_bytes())
-    monkeypatch.setenv("RAG_EVAL_CACHE", str(tmp_path / "cache"))
-    config = tmp_path / "eval.yaml"
-    config.write_text(
-        f"model: smollm2-135m\nmax_tokens: 40\nn_threads: 2\nmodel_cache: {model_cache}\n",
-        encoding="utf-8",
-    )
     out = tmp_path / "report"
-    result = CliRunner().invoke(
-        app,
-        ["eval", "--set", "osa-followups", "--limit", "2", "--corpus", str(corpus),
-         "--baseline", "--no-judge", "--config", str(config), "--out", str(out), "--quiet"],
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output + repr(result.exception)
+    run_eval("--set", "osa-followups", "--limit", "2", "--corpus", str(corpus), "--baseline",
+             "--no-judge", "--config", str(eval_config()), "--out", str(out), "-q")  # fmt: skip
 
     summary = json.loads((out / "summary.json").read_text())
     assert summary["meta"]["set"] == "osa-followups" and summary["meta"]["questions"] == 2
-    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    rows = read_rows(out)
     assert len(rows) == 4
     for r in rows:
         assert r["history"] and r["standalone"] and r["search_query"]
@@ -177,30 +173,19 @@ def test_rag_eval_followups_tiny(
 
 
 def test_rag_eval_resume_reuses_earlier_answers(
-    tiny_eval_set: Path, tiny_model_path: Path, model_cache: Path, tmp_path: Path, monkeypatch
+    tiny_eval_set: Path, tiny_model_path: Path, eval_config, tmp_path: Path
 ):
     """`--resume DIR` extends a --limit 2 run to all 4 questions: the 2 it has are reused
     with their scores, only the other 2 are asked; a run with other settings is refused."""
-    from rag_app.cli import app
-
-    monkeypatch.setenv("RAG_EVAL_CACHE", str(tmp_path / "cache"))
-    config = tmp_path / "eval.yaml"
-    config.write_text(
-        f"model: smollm2-135m\nmax_tokens: 24\nn_threads: 2\nmodel_cache: {model_cache}\n",
-        encoding="utf-8",
-    )
-    base_args = ["eval", "--set", str(tiny_eval_set), "--no-judge", "--config", str(config), "-q"]
+    config = eval_config(max_tokens=24)
+    base_args = ["--set", str(tiny_eval_set), "--no-judge", "--config", str(config), "-q"]
     first, second = tmp_path / "first", tmp_path / "second"
-    result = CliRunner().invoke(app, [*base_args, "--limit", "2", "--out", str(first)])
-    assert result.exit_code == 0, result.output + repr(result.exception)
-    earlier = {
-        json.loads(line)["id"]: json.loads(line) for line in (first / "results.jsonl").open()
-    }
+    run_eval(*base_args, "--limit", "2", "--out", str(first))
+    earlier = {row["id"]: row for row in read_rows(first)}
     assert len(earlier) == 2
 
-    result = CliRunner().invoke(app, [*base_args, "--resume", str(first), "--out", str(second)])
-    assert result.exit_code == 0, result.output + repr(result.exception)
-    rows = [json.loads(line) for line in (second / "results.jsonl").open()]
+    run_eval(*base_args, "--resume", str(first), "--out", str(second))
+    rows = read_rows(second)
     assert len(rows) == 4
     reused = [r for r in rows if r.get("resumed")]
     assert {r["id"] for r in reused} == set(earlier)
@@ -213,43 +198,27 @@ def test_rag_eval_resume_reuses_earlier_answers(
     assert "Resumed from" in md and "## Earlier and new questions (resumed run)" in md
     assert "ours earlier" in md and "ours new" in md
 
-    result = CliRunner().invoke(
-        app, [*base_args, "--k", "3", "--resume", str(first), "--out", str(tmp_path / "x")]
+    result = run_eval(
+        *base_args, "--k", "3", "--resume", str(first), "--out", str(tmp_path / "x"), exit_code=1
     )
-    assert result.exit_code == 1
-    output = " ".join(result.output.split())
-    assert "settings differ (top_k: 4 -> 3)" in output
+    assert "settings differ (top_k: 4 -> 3)" in " ".join(result.output.split())
 
 
 def test_rag_eval_reuse_baseline_asks_only_ours(
-    tiny_eval_set: Path, tiny_model_path: Path, model_cache: Path, tmp_path: Path, monkeypatch
+    tiny_eval_set: Path, tiny_model_path: Path, eval_config, tmp_path: Path
 ):
     """`--reuse-baseline DIR` keeps the earlier baseline answers and scores while our
     pipeline, with a changed setting of its own, answers afresh; a change to a setting
     the baseline reads is refused."""
-    from rag_app.cli import app
-
-    monkeypatch.setenv("RAG_EVAL_CACHE", str(tmp_path / "cache"))
-    common = f"model: smollm2-135m\nmax_tokens: 24\nn_threads: 2\nmodel_cache: {model_cache}\n"
-    config, changed = tmp_path / "eval.yaml", tmp_path / "changed.yaml"
-    config.write_text(common, encoding="utf-8")
-    changed.write_text(common + "judge_threshold: 0.0\ncontext_chars: 900\n", encoding="utf-8")
-    args = ["eval", "--set", str(tiny_eval_set), "--no-judge", "--limit", "2", "-q"]
+    config = eval_config(max_tokens=24)
+    changed = eval_config(24, "judge_threshold: 0.0\ncontext_chars: 900\n", "changed.yaml")
+    args = ["--set", str(tiny_eval_set), "--no-judge", "--limit", "2", "-q"]
     first, second = tmp_path / "first", tmp_path / "second"
-    result = CliRunner().invoke(
-        app, [*args, "--config", str(config), "--baseline", "--out", str(first)]
-    )
-    assert result.exit_code == 0, result.output + repr(result.exception)
-    earlier = {}
-    for line in (first / "results.jsonl").open():
-        row = json.loads(line)
-        earlier[(row["system"], row["id"])] = row
+    run_eval(*args, "--config", str(config), "--baseline", "--out", str(first))
+    earlier = {(row["system"], row["id"]): row for row in read_rows(first)}
 
-    result = CliRunner().invoke(
-        app, [*args, "--config", str(changed), "--reuse-baseline", str(first), "--out", str(second)]
-    )
-    assert result.exit_code == 0, result.output + repr(result.exception)
-    rows = [json.loads(line) for line in (second / "results.jsonl").open()]
+    run_eval(*args, "--config", str(changed), "--reuse-baseline", str(first), "--out", str(second))
+    rows = read_rows(second)
     base = [r for r in rows if r["system"] == "baseline"]
     ours = [r for r in rows if r["system"] == "ours"]
     assert len(base) == len(ours) == 2
@@ -262,10 +231,6 @@ def test_rag_eval_reuse_baseline_asks_only_ours(
     assert meta["baseline_from"]["questions"] == 2 and meta["resumed_from"] is None
     assert "Baseline reused" in (second / "report.md").read_text()
 
-    result = CliRunner().invoke(
-        app,
-        [*args, "--config", str(config), "--k", "3", "--reuse-baseline", str(first)]
-        + ["--out", str(tmp_path / "x")],
-    )
-    assert result.exit_code == 1
+    result = run_eval(*args, "--config", str(config), "--k", "3", "--reuse-baseline", str(first),
+                      "--out", str(tmp_path / "x"), exit_code=1)  # fmt: skip
     assert "settings differ (top_k: 4 -> 3)" in " ".join(result.output.split())

@@ -6,16 +6,15 @@ import json
 from pathlib import Path
 
 import pytest
+from testkit import GOOD_REPLY
 
 from rag.calibration import Calibration
 from rag.evidence import format_numbered_passages
-from rag.pipeline import RagPipeline
 from rag.prompt_safety import clean_question, looks_like_refusal
 from rag.prompting import EVIDENCE_PROMPT, REFUSAL_TEXT, build_evidence_messages
 from rag.types import ContextSentence
 
 QUESTION = "Which countries are the first recipients of Japan's Official Security Assistance?"
-GOOD_REPLY = "The first recipients of OSA are Malaysia, the Philippines, Bangladesh, and Fiji [1]."
 RECIPIENTS = "The first recipients of OSA are Malaysia, the Philippines, Bangladesh, and Fiji."
 CITATION_KEYS = {"n", "chunk_id", "source", "title", "page", "text", "start", "end", "score"}
 SIGNALS = {"best_cosine", "cosine_margin", "question_coverage", "unsupported_share",
@@ -25,23 +24,6 @@ SIGNALS = {"best_cosine", "cosine_margin", "question_coverage", "unsupported_sha
 def reply_json(evidence: list[str], answer: str) -> str:
     """An evidence-first reply as the model writes it (FakeGenerator streams it as is)."""
     return json.dumps({"evidence": evidence, "answer": answer})
-
-
-@pytest.fixture
-def make_pipeline(fixture_settings, fixture_store, embedder, fake_generator, tmp_path):
-    def _make(reply: str | list[str] = GOOD_REPLY, judge: float = 0.9, **settings):
-        generator = fake_generator(reply, judge=judge)
-        # No calibration unless a test gives one (a file rag/calibration.json may appear).
-        settings.setdefault("calibration", str(tmp_path / "no-calibration.json"))
-        pipe = RagPipeline(
-            fixture_settings.replace(**settings),
-            embedder=embedder,
-            generator=generator,
-            store=fixture_store,
-        )
-        return pipe, generator
-
-    return _make
 
 
 @pytest.mark.parametrize("question", ["", "   ", "\n\t  \x00\x07 "])

@@ -6,16 +6,9 @@ from __future__ import annotations
 import subprocess
 
 import pytest
+from testkit import clean_env, free_port, stop, wait_http
 
-from .relhelpers import (
-    FULL,
-    clean_env,
-    free_port,
-    have_gradio_client,
-    rag_command,
-    stop,
-    wait_http,
-)
+from .relhelpers import FULL, have_gradio_client, rag_command
 
 AUTH = ("tester", "correct-horse-battery")
 API_KEY = "api-key-for-the-tests"  # RAG_API_KEY: the /v1 API also takes AUTH as user:password

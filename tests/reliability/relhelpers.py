@@ -10,11 +10,8 @@ import io
 import json
 import os
 import socket
-import subprocess
 import sys
 import textwrap
-import time
-import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -162,46 +159,6 @@ def rag_command() -> list[str]:
     Not the installed `rag` script: it may have been installed from another checkout.
     """
     return [sys.executable, "-m", "rag_app"]
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """This environment without the developer's RAG_* settings (the model cache may stay)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    if "RAG_MODEL_CACHE" in os.environ:
-        env["RAG_MODEL_CACHE"] = os.environ["RAG_MODEL_CACHE"]
-    env.update(GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-    env.update(extra)
-    return env
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 240) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise RuntimeError(f"server did not answer at {url}:\n{log.read_text()[-3000:]}")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
 
 
 def listening_addresses(port: int) -> set[str]:

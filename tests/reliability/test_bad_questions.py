@@ -10,15 +10,14 @@ from __future__ import annotations
 import importlib
 import json
 import time
-from pathlib import Path
 
 import pytest
+from testkit import GOOD_REPLY
 from typer.testing import CliRunner
 
 from rag.pipeline import RagPipeline
 from rag.prompting import REFUSAL_TEXT
 
-GOOD_REPLY = "The first recipients of OSA are Malaysia, the Philippines, Bangladesh, and Fiji [1]."
 OSA_Q = "Which countries are the first recipients of Japan's Official Security Assistance?"
 
 # (id, question, expected: "empty" | "too long" | "answered-or-refused")
@@ -45,21 +44,6 @@ QUESTIONS = [
     ("sql-ish", "'; DROP TABLE chunks; -- which countries got OSA?", "any"),
     ("html", "<script>alert(1)</script><img src=x onerror=alert(2)> OSA?", "any"),
 ]
-
-
-@pytest.fixture
-def make_pipeline(fixture_settings, fixture_store, embedder, fake_generator):
-    def make(reply: str = GOOD_REPLY, generator=None, **settings):
-        generator = generator or fake_generator(reply)
-        pipe = RagPipeline(
-            fixture_settings.replace(**settings),
-            embedder=embedder,
-            generator=generator,
-            store=fixture_store,
-        )
-        return pipe, generator
-
-    return make
 
 
 @pytest.mark.parametrize("name,question,expected", QUESTIONS, ids=[q[0] for q in QUESTIONS])
@@ -162,19 +146,11 @@ def test_tiny_model_context_overflow_is_refused(fixture_settings, embedder, tiny
 
 # -- the chat UI handler ---------------------------------------------------------------------
 @pytest.fixture
-def chat_ui(fixture_settings, embedder, fake_generator, tmp_path: Path):
-    from ui.engine import Engine
+def chat_ui(fixture_settings, make_engine):
     from ui.handlers import ChatUI
 
-    generator = fake_generator(GOOD_REPLY, name=fixture_settings.model)
-    pipe = RagPipeline(fixture_settings, embedder=embedder, generator=generator)
-    engine = Engine(
-        fixture_settings,
-        uploads_dir=tmp_path / "uploads",
-        feedback_file=tmp_path / "feedback.jsonl",
-        pipeline=pipe,
-    )
-    return ChatUI(engine), generator
+    engine = make_engine(fixture_settings, GOOD_REPLY)
+    return ChatUI(engine), engine.fake
 
 
 def _respond(ui, question, history=None, session=None):

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import pytest
+from testkit import clean_env
 
 from rag.chunking import chunk_document
 from rag.config import Settings
@@ -34,7 +35,7 @@ from rag.ingest import PHASE_FILE_ENV, ingest
 from rag.loaders import Skipped, iter_documents
 from rag.store import IndexStoreError
 
-from .relhelpers import FULL, clean_env, index_state, rag_command, record_figures, stress_count
+from .relhelpers import FULL, index_state, rag_command, record_figures, stress_count
 
 KILL_RUNS = stress_count("RAG_KILL_RUNS", ci=6, full=30)
 MAX_EXTRA_RUNS = 12

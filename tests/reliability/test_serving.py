@@ -19,8 +19,9 @@ import uuid
 from pathlib import Path
 
 import pytest
+from testkit import clean_env
 
-from .relhelpers import REPO, clean_env, listening_addresses, unsafe_html
+from .relhelpers import REPO, listening_addresses, unsafe_html
 
 FILE_ROUTE = "/gradio_api/file="
 

@@ -1,4 +1,5 @@
-"""Fixtures for the UI tests: a small, writable index and an engine with a fake model."""
+"""Fixtures for the UI tests: a small, writable index (`make_engine`, an engine with a fake
+model, is in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -40,24 +41,3 @@ def ui_settings(tmp_path: Path, embedder) -> Settings:
     )
     ingest([corpus], settings, embedder=embedder, progress=False)
     return settings
-
-
-@pytest.fixture
-def make_engine(tmp_path: Path, embedder, fake_generator):
-    """Factory: ``make_engine(settings, reply)`` -> an Engine whose model is a fake."""
-    from rag.pipeline import RagPipeline
-    from ui.engine import Engine
-
-    def make(settings: Settings, reply: str = "The documents do not say."):
-        generator = fake_generator(reply, name=settings.model)
-        pipe = RagPipeline(settings, embedder=embedder, generator=generator)
-        engine = Engine(
-            settings,
-            uploads_dir=tmp_path / "uploads",
-            feedback_file=tmp_path / "feedback.jsonl",
-            pipeline=pipe,
-        )
-        engine.fake = generator
-        return engine
-
-    return make

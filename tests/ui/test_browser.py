@@ -14,14 +14,12 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from testkit import clean_env, free_port, stop, wait_http
 
 pytestmark = pytest.mark.browser
 
@@ -82,26 +80,6 @@ if CHROMIUM is None:
     unavailable(_missing)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"rag serve exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    pytest.fail(f"rag serve did not answer at {url}:\n{log.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, embedder):
     """`rag serve` on a free port with the tiny model and a 3-document index."""
@@ -119,13 +97,10 @@ def server(tmp_path_factory, embedder):
         embedder=embedder,
         progress=False,
     )
-    port = _free_port()
+    port = free_port()
     log = work / "serve.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    if "RAG_MODEL_CACHE" in os.environ:
-        env["RAG_MODEL_CACHE"] = os.environ["RAG_MODEL_CACHE"]
     # the tiny model rambles; a shorter answer keeps the test quick on shared CPUs
-    env.update(GRADIO_ANALYTICS_ENABLED="False", RAG_MAX_TOKENS="96")
+    env = clean_env(RAG_MAX_TOKENS="96")
     command = [
         shutil.which("rag") or sys.executable, "serve", "--port", str(port),
         "--index-dir", str(index), "--model", "smollm2-135m",
@@ -135,14 +110,10 @@ def server(tmp_path_factory, embedder):
         proc = subprocess.Popen(command, cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         url = f"http://127.0.0.1:{port}/"
-        _wait_http(url, proc, log)
+        wait_http(url, proc, log, timeout=180)
         yield {"url": url, "work": work, "log": log}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
 
 
 @pytest.fixture(scope="module")

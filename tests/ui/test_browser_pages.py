@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import pytest
 from pdfhelpers import SCANNED_PAGE, TEXT_PAGE, make_scanned_pdf, require_tesseract
-from test_browser import ARTIFACTS, FINAL, _free_port, browser  # noqa: F401 (fixture)
+from test_browser import ARTIFACTS, FINAL, browser  # noqa: F401 (fixture)
+from testkit import free_port
 
 pytestmark = pytest.mark.browser
 
@@ -45,7 +46,7 @@ def app_url(tmp_path_factory, embedder, fake_generator):
     )
     demo = build_app(settings, engine=engine)
     demo.queue()
-    port = _free_port()
+    port = free_port()
     demo.launch(
         server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
         **launch_kwargs(),
