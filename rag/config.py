@@ -48,13 +48,19 @@ def default_prompt_threads() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+def user_cache_dir(name: str, env: str) -> Path:
+    """``$env`` when set, else ``rag-osa/<name>`` in the user's cache (``$XDG_CACHE_HOME``,
+    default ``~/.cache``)."""
+    configured = os.environ.get(env)
+    if configured:
+        return Path(configured).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "rag-osa" / name
+
+
 def default_model_cache() -> Path:
     """Where assembled model files live (override with ``RAG_MODEL_CACHE``)."""
-    env = os.environ.get("RAG_MODEL_CACHE")
-    if env:
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "rag-osa" / "models"
+    return user_cache_dir("models", "RAG_MODEL_CACHE")
 
 
 class Mode(StrEnum):

@@ -26,6 +26,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from rag.config import user_cache_dir
+
 OCR_DPI = 300
 LANGUAGES = ("eng", "jpn")
 PAGE_TIMEOUT_SECONDS = 180
@@ -113,11 +115,7 @@ def read_scanned_pages(data: bytes, pages: list[str], name: str = "") -> PageTex
 
 
 def cache_dir() -> Path:
-    env = os.environ.get("RAG_OCR_CACHE")
-    if env:
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "rag-osa" / "ocr"
+    return user_cache_dir("ocr", "RAG_OCR_CACHE")
 
 
 def _cache_path(data: bytes, page_number: int) -> Path:

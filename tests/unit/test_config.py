@@ -8,7 +8,7 @@ import re
 import pytest
 import yaml
 
-from rag.config import IndexType, Retrieval, Settings
+from rag.config import IndexType, Retrieval, Settings, default_model_cache, user_cache_dir
 
 
 def test_modes_parse_from_strings_and_compare_equal_to_them():
@@ -64,3 +64,16 @@ def test_a_bad_follow_up_tunable_names_the_value(name, bad, message, monkeypatch
     monkeypatch.setenv(f"RAG_{name.upper()}", str(bad))
     with pytest.raises(ValueError, match=re.escape(message)):
         Settings.from_env()
+
+
+def test_caches_live_under_the_user_cache_unless_configured(tmp_path, monkeypatch):
+    from rag.ocr import cache_dir as ocr_cache
+
+    monkeypatch.delenv("RAG_MODEL_CACHE", raising=False)
+    monkeypatch.delenv("RAG_OCR_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert default_model_cache() == tmp_path / "rag-osa" / "models"
+    assert ocr_cache() == tmp_path / "rag-osa" / "ocr"
+    monkeypatch.setenv("RAG_OCR_CACHE", str(tmp_path / "elsewhere"))
+    assert ocr_cache() == tmp_path / "elsewhere"
+    assert user_cache_dir("models", "RAG_OCR_CACHE") == tmp_path / "elsewhere"
