@@ -23,6 +23,7 @@ from testkit import (  # noqa: F401 - re-exported: older tests import them from 
     FakeGenerator,
     evidence_reply,
     normalize_ws,
+    open_index,
     write_corpus,
 )
 
@@ -103,11 +104,7 @@ def fixture_settings(tmp_path_factory: pytest.TempPathFactory, fixture_corpus: P
 
 @pytest.fixture
 def fixture_store(fixture_settings: Settings) -> Iterator:
-    from rag.store import IndexStore
-
-    store = IndexStore.load(fixture_settings.index_dir)
-    yield store
-    store.close()
+    yield from open_index(fixture_settings)
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 from rag.generation import GenerationStats
@@ -141,6 +142,15 @@ def evidence_reply(answer: str, schema: dict) -> str:
         for n in dict.fromkeys(cited):
             evidence += [i for i in ids if i.split(".")[0] == n][:2]
     return json.dumps({"evidence": evidence[:4], "answer": answer})
+
+
+def open_index(settings) -> Iterator:
+    """The `IndexStore` at ``settings.index_dir`` for a fixture to yield, closed after."""
+    from rag.store import IndexStore
+
+    store = IndexStore.load(settings.index_dir)
+    yield store
+    store.close()
 
 
 # -- servers in a subprocess ---------------------------------------------------------------

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from testkit import write_corpus
+from testkit import open_index, write_corpus
 
 from rag.config import Settings
 
@@ -118,8 +118,4 @@ def hashed_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 @pytest.fixture
 def hashed_store(hashed_settings: Settings) -> Iterator:
-    from rag.store import IndexStore
-
-    store = IndexStore.load(hashed_settings.index_dir)
-    yield store
-    store.close()
+    yield from open_index(hashed_settings)
