@@ -199,6 +199,21 @@ def test_html_title_falls_back_to_h1(tmp_path: Path):
     assert load_document(path).title == "Only H1"
 
 
+@pytest.mark.parametrize(
+    ("name", "data", "title", "text"),
+    [
+        ("page.htm", "<head><title>Short Page</title></head><script>x()</script><p>Body.</p>",
+         "Short Page", "Body."),
+        ("notes.markdown", "# Notes Heading\n\nThe 14<sup>th</sup> note.", "Notes Heading",
+         "# Notes Heading\n\nThe 14th note."),
+    ],
+)  # fmt: skip
+def test_every_suffix_of_a_format_reads_as_that_format(tmp_path: Path, name, data, title, text):
+    (tmp_path / name).write_text(data, encoding="utf-8")
+    doc = load_document(tmp_path / name)
+    assert (doc.title, doc.text) == (title, text)
+
+
 def test_docx_shared_fixture(shared_dir: Path):
     doc = load_document(shared_dir / "corpus" / "osa-mixed" / DOCX)
     assert doc.title == "Joint Statement of the Leaders of the United States and the Philippines"
