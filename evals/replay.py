@@ -89,8 +89,11 @@ def recorded_replies(run_dir: Path) -> dict[str, str]:
     return replies
 
 
-def replay(run_dir: Path, out: Path, config: Path | None = None) -> dict:
-    """Replay ``run_dir`` through today's checks; write the report to ``out``."""
+def replay(run_dir: Path, out: Path, config: Path | None = None, judge: bool = False) -> dict:
+    """Replay ``run_dir`` through today's checks; write the report to ``out``.
+
+    ``judge``: score citations with the LLM judge too (both systems; slow).
+    """
     import yaml
 
     from evals.runner import run_eval
@@ -113,7 +116,7 @@ def replay(run_dir: Path, out: Path, config: Path | None = None) -> dict:
         evalset,
         settings,
         out,
-        judge=False,
+        judge=judge,
         command=command,
         generator=generator,
         replayed_from={k: meta.get(k) for k in ("command", "date", "git_commit")},
@@ -127,10 +130,13 @@ def main(
     run_dir: Annotated[Path, typer.Argument(help="report directory of an earlier run of ours")],
     out: Annotated[Path, typer.Option(help="where to write the replayed report")],
     config: Annotated[Path | None, typer.Option(help="YAML of settings to change")] = None,
+    judge: Annotated[
+        bool, typer.Option("--judge/--no-judge", help="LLM judge for citation support (slow)")
+    ] = False,
 ) -> None:
     """Re-check a finished run's recorded drafts with today's checks and calibration."""
     try:
-        replay(run_dir, out, config)
+        replay(run_dir, out, config, judge)
     except ReplayError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

@@ -19,6 +19,7 @@ from rag.checks import (
     adds_information,
     asked_thing_covered,
     evidence_text,
+    facts_about_question_names,
     first_failure,
     make_draft,
     names_evidence,
@@ -35,6 +36,11 @@ KISHIDA = "Kishida visit to the Philippines"
 RADAR = "Under OSA, Japan gifted to Manila a coastal radar system valued at $4 million."
 RECIPIENTS = "The first recipients of OSA are Malaysia, the Philippines, Bangladesh, and Fiji."
 OSA_TITLE = "Japan's Official Security Assistance"
+# The seed sentence behind the reported near miss: the radar went to Manila.
+OUTREACH = (
+    "Beyond his outreach to Malaysia, he visited the Philippines, where Japan gifted "
+    "to Manila a coastal radar system valued at $4 million."
+)
 
 
 def context(*texts: str, title: str = KISHIDA, n: int = 1) -> list[ContextSentence]:
@@ -82,6 +88,15 @@ CLAIM_CASES: dict[str, Case] = {
         near_miss="OSA pays for submarines, fighter jets and missiles [1].",
         right="OSA gives partner militaries coastal radars and patrol boats [1].",
         reason="most of what it says is not in the evidence",
+    ),
+    "facts_about_question_names": Case(
+        "How much was the coastal radar system that Japan gave Malaysia worth?",
+        context(OUTREACH),
+        near_miss="The coastal radar system Japan gave Malaysia was worth $4 million [1].",
+        # Manila is the Philippines' capital: the same clause, the right country.
+        right="The coastal radar system Japan gave the Philippines was worth $4 million [1].",
+        right_question="How much was the radar system that Japan gave the Philippines worth?",
+        reason="its evidence says this about Manila, not about what the question names",
     ),
 }
 
@@ -203,6 +218,22 @@ def test_the_brief_near_misses():
     q = "How many patrol vessels did Japan give the Philippines?"
     draft = make_draft("Japan gave 4 patrol vessels [1].", ["1.1"], radar)
     assert "patrol vessels" in asked_thing_covered(q, draft, radar)
+
+
+def test_facts_may_be_bound_to_the_question_names_in_any_evidence_sentence():
+    """The clause holding the facts decides; another clause of the sentence, a
+    sentence that also says it about the question's name, or a question without
+    names leaves the claim alone."""
+    q = "Which country did Kishida visit after Malaysia?"
+    (claim,) = make_draft("He visited the Philippines [1].", ["1.1"], context(OUTREACH)).claims
+    assert facts_about_question_names(q, claim, claim.evidence) is None
+    both = context(OUTREACH, "Japan also gave Malaysia a coastal radar system worth $4 million.")
+    q = "How much was the coastal radar system that Japan gave Malaysia worth?"
+    (claim,) = make_draft("Malaysia's radar was worth $4 million [1].", ["1.1", "1.2"], both).claims
+    assert len(claim.evidence) == 2 and facts_about_question_names(q, claim, claim.evidence) is None
+    q = "How much was the coastal radar system worth?"
+    (claim,) = make_draft("It was worth $4 million [1].", ["1.1"], context(OUTREACH)).claims
+    assert facts_about_question_names(q, claim, claim.evidence) is None
 
 
 def test_make_draft_rests_each_claim_on_the_named_sentences_of_its_passage():
