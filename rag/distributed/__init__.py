@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,16 @@ RAY_MISSING = (
     'Ray is not installed; install the extra with `pip install -e ".[ray]"` '
     "(or `RAG_EXTRAS=ray ./scripts/bootstrap.sh`)"
 )
+
+
+START_CLUSTER = (
+    "start one with `ray start --head` (it prints the address) or leave out --address "
+    "for a local one"
+)
+# Ray 2.60 retries an address where nothing listens for about 14 minutes (20 attempts
+# of ~40 s; seen still retrying after 5), printing only warnings; a TCP connect tells
+# within seconds.
+PROBE_TIMEOUT_S = 5.0
 
 
 class RayUnavailable(RuntimeError):
@@ -64,18 +75,34 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
     }
     try:
         if address:
+            check_reachable(address)
             ray.init(address=address, **kwargs)
         else:
             ray.init(num_cpus=num_cpus or os.cpu_count() or 1, **kwargs)
-    except ConnectionError as exc:
+    except (ConnectionError, ValueError) as exc:  # ValueError: Ray's "Invalid address format"
         raise RayUnavailable(
-            f"cannot connect to a Ray cluster at {address!r} ({exc}); start one with "
-            "`ray start --head` or leave out --address for a local one"
+            f"cannot connect to a Ray cluster at {address!r} ({exc}); {START_CLUSTER}"
         ) from exc
     try:
         yield ray
     finally:
         ray.shutdown()
+
+
+def check_reachable(address: str, timeout: float = PROBE_TIMEOUT_S) -> None:
+    """`RayUnavailable` at once when nothing answers at a HOST:PORT ``address``
+    ("auto" and an address without a port are left to Ray, which fails at once)."""
+    host, sep, port = address.rpartition("://")[2].rpartition(":")
+    if not sep or not port.isdigit():
+        return
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            pass
+    except OSError as exc:
+        reason = f"no answer within {timeout:g} s" if isinstance(exc, TimeoutError) else exc
+        raise RayUnavailable(
+            f"cannot connect to a Ray cluster at {address!r} ({reason}); {START_CLUSTER}"
+        ) from exc
 
 
 def allow_slow_start() -> None:
