@@ -22,6 +22,8 @@ QUESTION = "Which countries are the first recipients of Japan's OSA?"
 OFF_TOPIC = "What is the GDP of Fiji in 2023?"
 # Near miss: the seed passage is retrieved, but it names Japan's programme, not Korea's.
 NEAR_MISS = "Which countries are the first recipients of South Korea's security assistance program?"
+# Near miss inside one sentence: the seed sentence gives the $4 million radar to Manila.
+RADAR_NEAR_MISS = "How much was the coastal radar system that Japan gave Malaysia worth?"
 
 
 def default_model_check(test):
@@ -121,3 +123,13 @@ def test_default_model_refuses_near_miss_question(default_pipeline):
     assert Path(answer.retrieved[0].source).name == SEED_NAME  # near: the seed article first
     assert answer.refused, (answer.answer, answer.raw_answer)
     assert answer.citations == []
+
+
+@default_model_check
+def test_default_model_refuses_a_fact_given_to_another_country(default_pipeline):
+    """The model drafts "$4 million" from the seed sentence; the claim check sees that
+    the radar's clause is about Manila, not Malaysia (rag.checks)."""
+    answer = default_pipeline.ask(RADAR_NEAR_MISS)
+    assert answer.refused, (answer.answer, answer.raw_answer)
+    assert answer.citations == []
+    assert "Manila" in answer.refusal_reason, answer.refusal_reason
