@@ -28,7 +28,8 @@ from evals.report.text import (
     unreachable_note,
 )
 
-OSA_GROUP_SETS = ("osa", "osa-heldout")  # sets whose report splits seed article / White House
+# sets whose report splits seed article / White House questions
+OSA_GROUP_SETS = ("osa", "osa-heldout", "osa-heldout2")
 
 
 def questions_info(meta: dict) -> tuple[str, str]:

@@ -4,7 +4,8 @@
 - `evals.sets.registry`: `load_set` (a named set or a ``.jsonl`` path), sampling,
   the fixed dev/test split (`in_split`).
 - `evals.sets.formats`: one module per format, each registering its named sets:
-  ``jsonl`` (the JSON-lines format; ``osa``, ``osa-heldout``, ``osa-followups``),
+  ``jsonl`` (the JSON-lines format; ``osa``, ``osa-heldout``, ``osa-heldout2``,
+  ``osa-followups``),
   ``squad2`` (``squad2-dev``, ``squad2-calibration``), ``clapnq`` (``clapnq-dev``).
 - `evals.sets.cache`: the shared data directory, the eval corpus and index cache.
 

@@ -1,9 +1,12 @@
-"""evals/sets/check_osa_set.py: both bundled OSA sets pass; front-matter quotes are rejected."""
+"""evals/sets/check_osa_set.py: the bundled OSA sets pass and the frozen ones are unchanged;
+front-matter quotes are rejected."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -23,15 +26,19 @@ def _checker():
 check = _checker()
 
 
-def test_osa_set_passes(capsys):
-    assert check.main([str(CORPUS), "--set", str(SETS / "osa.jsonl")]) == 0, capsys.readouterr().out
-
-
-def test_osa_heldout_set_passes(capsys):
-    path = SETS / "osa_heldout.jsonl"
-    if not path.exists():
-        pytest.skip("evals/sets/osa_heldout.jsonl is not written yet")
+@pytest.mark.parametrize("filename", ["osa.jsonl", "osa_heldout.jsonl", "osa_heldout2.jsonl"])
+def test_bundled_osa_set_passes(filename, capsys):
+    path = SETS / filename
     assert check.main([str(CORPUS), "--set", str(path)]) == 0, capsys.readouterr().out
+
+
+@pytest.mark.parametrize("filename", ["osa_heldout.jsonl", "osa_heldout2.jsonl"])
+def test_frozen_set_matches_its_recorded_sha256(filename):
+    """A frozen held-out set is the exact file whose sha256 evals/README.md records."""
+    readme = (REPO / "evals" / "README.md").read_text(encoding="utf-8")
+    recorded = re.findall(rf"sha256: ([0-9a-f]{{64}})  evals/sets/{re.escape(filename)}", readme)
+    actual = hashlib.sha256((SETS / filename).read_bytes()).hexdigest()
+    assert recorded == [actual], f"{filename}: sha256 {actual}, README records {recorded}"
 
 
 def _question(qid: str, quote: str, **extra) -> dict:
@@ -85,19 +92,28 @@ def test_front_matter_quote_is_rejected(tmp_path, tiny_corpus, capsys):
     assert "only 3 questions (< 64)" in out  # osa.jsonl minimums
 
 
-def test_heldout_rules_prefix_and_minimums(tmp_path, tiny_corpus, capsys):
+@pytest.mark.parametrize(
+    ("filename", "prefix", "min_answerable", "wrong_prefix"),
+    [("osa_heldout.jsonl", "ho", 46, "osa"), ("osa_heldout2.jsonl", "h2", 40, "ho")],
+)
+def test_heldout_rules_prefix_and_minimums(
+    tmp_path, tiny_corpus, capsys, filename, prefix, min_answerable, wrong_prefix
+):
     quote = "The first recipients are Malaysia and Fiji"
-    rows = [_question("ho-001", quote), _question("ho-002", quote, question="Another one?")]
-    path = _write(tmp_path / "osa_heldout.jsonl", rows)
+    rows = [
+        _question(f"{prefix}-001", quote),
+        _question(f"{prefix}-002", quote, question="Another one?"),
+    ]
+    path = _write(tmp_path / filename, rows)
     assert check.main([str(tiny_corpus), "--set", str(path)]) == 1
     out = capsys.readouterr().out
-    assert "ids are not" not in out  # ho-001.. is the held-out prefix
+    assert "ids are not" not in out  # the set file's own id prefix
     assert "osa-001 question must be" not in out  # the first-question rule is osa.jsonl's
     assert "only 2 questions (< 70)" in out
-    assert "only 2 answerable (< 46)" in out
+    assert f"only 2 answerable (< {min_answerable})" in out
     assert "only 0 unanswerable (< 24)" in out
 
-    rows = [_question("osa-001", quote), _question("osa-002", quote)]
-    path = _write(tmp_path / "osa_heldout.jsonl", rows)
+    rows = [_question(f"{wrong_prefix}-001", quote), _question(f"{wrong_prefix}-002", quote)]
+    path = _write(tmp_path / filename, rows)
     check.main([str(tiny_corpus), "--set", str(path)])
-    assert "ids are not ho-001.. in file order" in capsys.readouterr().out
+    assert f"ids are not {prefix}-001.. in file order" in capsys.readouterr().out

@@ -109,6 +109,19 @@ def test_osa_set_loads_over_bundled_corpus():
     assert len(limited.questions) == 5 and limited.total == len(evalset.questions)
 
 
+@pytest.mark.parametrize(
+    ("name", "filename"),
+    [("osa-heldout", "osa_heldout.jsonl"), ("osa-heldout2", "osa_heldout2.jsonl")],
+)
+def test_heldout_sets_load_by_name_over_bundled_corpus(name: str, filename: str):
+    """Each frozen held-out set is served by its registered name, whole, with gold quotes."""
+    evalset = load_set(name)
+    rows = (REPO / "evals" / "sets" / filename).read_text(encoding="utf-8").splitlines()
+    assert evalset.name == name and evalset.corpus_dir == REPO / "corpus"
+    assert len(evalset.questions) == len([r for r in rows if r.strip()])
+    assert evalset.unanswerable and all(q.gold for q in evalset.answerable)
+
+
 def test_write_passages_rewrites_only_changes(tmp_path: Path):
     target = write_passages(
         tmp_path / "c", {"p1": ("Title: one", "Text one."), "p2": ("T", "Two.")}
@@ -178,7 +191,8 @@ def test_registry_names_every_set():
     from evals.sets import loaders
 
     assert set(loaders()) == {
-        "osa", "osa-heldout", "osa-followups", "squad2-dev", "squad2-calibration", "clapnq-dev",
+        "osa", "osa-heldout", "osa-heldout2", "osa-followups", "squad2-dev",
+        "squad2-calibration", "clapnq-dev",
     }  # fmt: skip
     assert loaders()["squad2-dev"].default_limit == 300
     assert loaders()["osa"].default_limit is None

@@ -1,0 +1,52 @@
+"""evals/sets/question_overlap.py: the second held-out set repeats no earlier question."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from evals.sets import question_overlap as overlap
+
+SETS = Path(__file__).resolve().parents[2] / "evals" / "sets"
+
+
+def _write(path: Path, questions: list[str]) -> Path:
+    rows = [{"id": f"q{i}", "question": q} for i, q in enumerate(questions, 1)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_heldout2_has_no_near_duplicate_of_any_other_set(capsys):
+    code = overlap.main(["--set", str(SETS / "osa_heldout2.jsonl")])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    # every other bundled set was compared, follow-ups included
+    assert "osa.jsonl" in out and "osa_heldout.jsonl" in out and "osa_followups.jsonl" in out
+
+
+def test_a_reworded_copy_is_flagged(tmp_path, capsys):
+    original = "Which countries are the first recipients of Japan's OSA?"
+    old = _write(tmp_path / "old.jsonl", [original])
+    reworded = "Which countries were the first recipients of the OSA of Japan?"
+    new = _write(tmp_path / "new.jsonl", [reworded, "How tall is Kilimanjaro?"])
+    assert overlap.main(["--set", str(new), "--against", str(old)]) == 1
+    out = capsys.readouterr().out
+    assert "ERROR: q1 and q1 overlap 1.00" in out
+    assert "q2" not in out.split("ERROR")[1]  # the unrelated question is not flagged
+
+
+def test_duplicates_within_the_new_set_are_flagged(tmp_path, capsys):
+    old = _write(tmp_path / "old.jsonl", ["What is the chemical symbol for tungsten?"])
+    new = _write(tmp_path / "new.jsonl", ["Where is Henoko?", "Where is Henoko located?"])
+    assert overlap.main(["--set", str(new), "--against", str(old)]) == 1
+    assert "ERROR: q1 and q2 overlap" in capsys.readouterr().out
+
+
+def test_content_words_drop_stop_words_and_keep_numbers():
+    assert overlap.content_words("What is the 2 billion yen OSA budget?") == {
+        "2",
+        "billion",
+        "yen",
+        "osa",
+        "budget",
+    }
