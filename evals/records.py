@@ -15,14 +15,14 @@ from typing import Any
 ANSWER_FIELDS = (
     "system", "id", "type", "question", "answerable", "gold", "answer", "raw_answer",
     "refused", "refusal_reason", "sentences", "citations", "retrieved", "ranked", "metrics",
-    "context_from", "confidence", "signals", "top_score", "abstention_score",
+    "context_from", "confidence", "signals", "top_score", "abstention_score", "passages",
 )  # fmt: skip
 FOLLOW_UP_FIELDS = ("history", "standalone", "search_query", "rewrite_method")
 RETRIEVAL_FIELDS = (
     "system", "id", "type", "question", "answerable", "gold", "top_score", "retrieved",
     "ranked", "metrics",
 )  # fmt: skip
-IN_MEMORY = ("passages", "gold_labels", "extra")  # never written
+IN_MEMORY = ("gold_labels", "extra")  # never written
 
 
 @dataclass
@@ -56,8 +56,9 @@ class EvalRecord:
     search_query: str | None = None
     rewrite_method: str | None = None
     resumed: bool = False  # reused from an earlier run (--resume, --reuse-baseline)
-    # in memory only: passage number -> text (for the judges), the gold labels to find
+    # passage number -> text of what it cited: a later run can judge a reused record
     passages: dict[int, str] = field(default_factory=dict, repr=False)
+    # in memory only: the gold labels to find
     gold_labels: list[str] = field(default_factory=list, repr=False)
     extra: dict[str, Any] = field(default_factory=dict, repr=False)  # unknown fields, as read
 
@@ -69,6 +70,10 @@ class EvalRecord:
             names += FOLLOW_UP_FIELDS
         names.append("timings")
         out = {name: getattr(self, name) for name in names}
+        if "passages" in out:  # the cited ones: what the citation judges read
+            cited = {n for c in self.citations for n in [c.get("n")] if n is not None}
+            cited |= {n for s in self.sentences for n in s.get("citations", [])}
+            out["passages"] = {str(n): t for n, t in sorted(self.passages.items()) if n in cited}
         out.update(self.extra)
         if self.resumed:
             out["resumed"] = True
@@ -84,6 +89,7 @@ class EvalRecord:
         for key in ("gold", "metrics", "timings", "signals"):
             values[key] = values.get(key) or {}
         values["resumed"] = bool(values.get("resumed"))
+        values["passages"] = {int(n): text for n, text in (values.get("passages") or {}).items()}
         extra = {key: value for key, value in row.items() if key not in known}
         return cls(**values, extra=extra)
 

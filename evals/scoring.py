@@ -180,10 +180,14 @@ def add_citation_metrics(
     """ALCE citation recall/precision per record for each judge (``_lex`` / ``_llm`` columns).
 
     A reused record keeps the scores it has; a judge it was not judged by (an earlier
-    run with ``--no-judge``, reused by a run with the LLM judge) judges it now."""
+    run with ``--no-judge``, reused by a run with the LLM judge) judges it now if the
+    record carries the texts of the passages it cited (records written before they
+    were kept do not: they stay unjudged, not scored 0)."""
     suffix = {"lexical": "lex", "llm": "llm"}
 
     def missing(r: EvalRecord) -> list:
+        if r.resumed and not r.refused and r.sentences and not r.passages:
+            return []
         return [
             j
             for j in judges

@@ -122,11 +122,15 @@ def test_reused_records_are_judged_only_by_the_judges_they_lack(fake_generator):
         "q2", citation_recall_lex=0.5, citation_precision_lex=0.5,
         citation_recall_llm=0.25, citation_precision_llm=0.25,
     )  # fmt: skip
+    textless = reused("q3", citation_recall_lex=0.5, citation_precision_lex=0.5)
+    textless.passages = {}  # written before records kept their cited passages
     gen = fake_generator("yes")
-    add_citation_metrics([unjudged, judged], [LexicalJudge(), LLMJudge(gen)], progress=False)
+    records = [unjudged, judged, textless]
+    add_citation_metrics(records, [LexicalJudge(), LLMJudge(gen)], progress=False)
     assert unjudged.metrics["citation_recall_llm"] == 1.0  # judged now
     assert unjudged.metrics["citation_recall_lex"] == 0.5  # its lexical score kept
     assert judged.metrics["citation_recall_llm"] == 0.25 and len(gen.calls) == 1
+    assert "citation_recall_llm" not in textless.metrics  # unjudged, not scored 0
 
 
 # -- report ------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ ANSWERED = {
     "ranked": [{"chunk_id": "c1", "source": "a.txt", "gold": []}],
     "metrics": {"f1": 1.0}, "context_from": "context", "confidence": 0.7,
     "signals": {"judge": 0.9}, "top_score": 0.6, "abstention_score": 0.7,
+    "passages": {"1": "Fiji received a patrol boat."},
     "history": [{"question": "Earlier?", "answer": ""}], "standalone": "Who alone?",
     "search_query": "Who, alone?", "rewrite_method": "model",
     "timings": {"total_s": 1.0},
@@ -39,10 +40,19 @@ def test_records_round_trip_with_the_field_order_of_results_jsonl():
 def test_older_records_still_read():
     """A record from before context recall and abstention (no such fields, an unknown one)."""
     old = {k: v for k, v in ANSWERED.items() if k not in
-           ("context_from", "confidence", "signals", "abstention_score", "type")}  # fmt: skip
+           ("context_from", "confidence", "signals", "abstention_score", "type",
+            "passages")}  # fmt: skip
     old["judged_by"] = "llm"  # a field this version does not know
     record = EvalRecord.from_dict(old)
     assert record.context_from is None and record.abstention_score is None
     assert record.signals == {} and record.type is None and not record.resumed
     assert record.to_dict()["judged_by"] == "llm"  # kept as read
-    assert "passages" not in record.to_dict() and "gold_labels" not in record.to_dict()
+    assert record.passages == {} and "gold_labels" not in record.to_dict()
+
+
+def test_only_the_cited_passages_are_written_and_read_back_by_number():
+    """The citation judges read them, so a later run can judge a reused record."""
+    record = EvalRecord.from_dict(ANSWERED)
+    assert record.passages == {1: "Fiji received a patrol boat."}
+    record.passages[2] = "A retrieved passage nothing cites."
+    assert record.to_dict()["passages"] == {"1": "Fiji received a patrol boat."}
