@@ -165,43 +165,48 @@ def words_in_evidence(
 # Where one clause of a sentence ends and another, about something else, begins:
 # "he visited the Philippines, where Japan gifted to Manila a radar ...".
 _CLAUSE_BREAK = re.compile(r"[;:]\s+|,\s+(?=(?:where|while|whereas|whilst|but)\b)", re.IGNORECASE)
-# A capital stands for its country ("gifted to Manila" is about the Philippines): the
-# countries of this corpus and their partners, last word of the capital -> country.
+# The countries a fact can be misattributed between (this corpus: Japan, ASEAN, the
+# Quad, the Pacific), by a word of their name, and capitals standing for them
+# ("gifted to Manila" is about the Philippines): last word of the capital -> country.
 _CAPITALS = {
     "tokyo": "japan", "lumpur": "malaysia", "manila": "philippines", "dhaka": "bangladesh",
     "suva": "fiji", "jakarta": "indonesia", "hanoi": "vietnam", "bangkok": "thailand",
     "penh": "cambodia", "vientiane": "laos", "naypyidaw": "myanmar", "begawan": "brunei",
     "dili": "timor", "washington": "united", "beijing": "china", "canberra": "australia",
     "delhi": "india", "seoul": "korea", "moresby": "papua", "ulaanbaatar": "mongolia",
+    "wellington": "zealand", "taipei": "taiwan", "colombo": "lanka", "islamabad": "pakistan",
 }  # fmt: skip
+_COUNTRIES = {*_CAPITALS.values(), "singapore", "palau", "tonga", "samoa", "vanuatu",
+              "solomon", "kiribati", "nauru", "tuvalu", "micronesia", "marshall", "maldives",
+              "nepal", "djibouti", "ukraine", "russia", "france", "canada", "britain"}  # fmt: skip
 
 
-def _places(text: str) -> dict[str, str]:
-    """`_names` of ``text`` with each capital's country added: stem -> word as written."""
+def _countries(text: str) -> dict[str, str]:
+    """The countries ``text`` names, a capital counting as its country: stem -> word."""
+    countries = {_stem(c) for c in _COUNTRIES}
     found = {}
     for word in _CAPITALIZED.findall(text):
-        stems = _names(word)
-        for stem in stems:
-            found.setdefault(stem, word)
-        country = _CAPITALS.get(word.lower())
-        if country and stems:
-            found.setdefault(_stem(country), word)
+        country = _stem(_CAPITALS.get(word.lower(), word.lower()))
+        if country in countries:
+            found.setdefault(country, word)
     return found
 
 
 def facts_about_question_names(
     question: str, claim: Claim, evidence: list[ContextSentence]
 ) -> str | None:
-    """What the sentence adds is stated, in its evidence, about the question's names.
+    """What the sentence adds is stated, in its evidence, about the question's countries.
 
     A near miss borrows a fact from a clause about someone else: in "Beyond his
     outreach to Malaysia, he visited the Philippines, where Japan gifted to Manila a
     coastal radar system valued at $4 million" the radar and its value belong to
     Manila, so "Malaysia's radar was worth $4 million" is unsupported although every
-    word is in the sentence. A sentence fails when a question name it mentions is
-    missing from the clause holding the claim's facts and that clause names another;
-    the claim fails when each of its evidence sentences that holds the facts fails."""
-    asked = set(_places(question))
+    word is in the sentence. A sentence fails when a country of the question that it
+    mentions is missing from the clause holding the claim's facts and that clause
+    names another; the claim fails when each of its evidence sentences that holds the
+    facts fails. (Countries only: other names, "the Blue Pacific", share words with
+    unrelated ones, "the Pacific Islands Forum".)"""
+    asked = set(_countries(question))
     added = _stems(claim.text) - _stems(question)
     if not asked or not added:
         return None
@@ -211,15 +216,15 @@ def facts_about_question_names(
         facts = max(clauses, key=lambda clause: len(_stems(clause) & added))
         if not _stems(facts) & added:
             continue
-        bound = _places(facts)
-        missing = (asked & set(_places(sentence.text))) - set(bound)
+        bound = _countries(facts)
+        missing = (asked & set(_countries(sentence.text))) - set(bound)
         others = {stem: word for stem, word in bound.items() if stem not in asked}
         if not (missing and others):
             return None  # a sentence states the facts about the question's names
         elsewhere.update(others)
     if elsewhere:
         about = ", ".join(sorted(set(elsewhere.values())))
-        return f"its evidence says this about {about}, not about what the question names"
+        return f"its evidence says this about {about}, not about the country the question names"
     return None
 
 

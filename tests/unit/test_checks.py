@@ -96,7 +96,7 @@ CLAIM_CASES: dict[str, Case] = {
         # Manila is the Philippines' capital: the same clause, the right country.
         right="The coastal radar system Japan gave the Philippines was worth $4 million [1].",
         right_question="How much was the radar system that Japan gave the Philippines worth?",
-        reason="its evidence says this about Manila, not about what the question names",
+        reason="its evidence says this about Manila, not about the country the question names",
     ),
 }
 
@@ -233,6 +233,16 @@ def test_facts_may_be_bound_to_the_question_names_in_any_evidence_sentence():
     assert len(claim.evidence) == 2 and facts_about_question_names(q, claim, claim.evidence) is None
     q = "How much was the coastal radar system worth?"
     (claim,) = make_draft("It was worth $4 million [1].", ["1.1"], context(OUTREACH)).claims
+    assert facts_about_question_names(q, claim, claim.evidence) is None
+    # Only countries bind: "Blue Pacific" is not the "Pacific Islands Forum" of the other
+    # clause, and the founders' clause names no country the question asks about.
+    forum = context(
+        "Australia and New Zealand are members of the Pacific Islands Forum; Japan and the "
+        "United States are founding partners."
+    )
+    q = "Which countries founded the Partners in the Blue Pacific?"
+    answer = "Japan and the United States founded the Partners in the Blue Pacific [1]."
+    (claim,) = make_draft(answer, ["1.1"], forum).claims
     assert facts_about_question_names(q, claim, claim.evidence) is None
 
 
