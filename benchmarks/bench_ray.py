@@ -32,7 +32,7 @@ import threading
 import time
 from pathlib import Path
 
-from benchmarks.common import ROOT, SCALE_FILE, Context, log, peak_rss_mb
+from benchmarks.common import ROOT, SCALE_FILE, Context, in_unit, log, peak_rss_bytes
 
 SHARDS = 8
 ENGINES = ("local", "ray1", "ray2")
@@ -59,7 +59,7 @@ def write_shards(ctx: Context, n_docs: int) -> Path:
 
 # -- memory -------------------------------------------------------------------------
 class ProcessPeaks:
-    """Peak RSS (MB) of this process's descendants, by process title, sampled from /proc."""
+    """Peak RSS (MiB) of this process's descendants, by process title, sampled from /proc."""
 
     def __init__(self, period: float = 0.2):
         self.period = period
@@ -172,7 +172,7 @@ def ingest_child(engine: str, folder: Path, work: Path) -> dict:
         embed_seconds=round(report.embed_seconds, 1),
         docs_per_s=round(docs / report.seconds, 2),
         chunks_per_s=round(report.chunks_added / report.seconds, 1),
-        driver_peak_mb=round(peak_rss_mb(), 1),
+        driver_peak_mb=round(in_unit(peak_rss_bytes(), "MiB"), 1),
         process_peaks_mb=peaks.by_role(),
     )
     return result
@@ -240,7 +240,7 @@ def answers_child(engine: str, index_dir: Path) -> dict:
         "answers_per_min": round(len(latencies) / wall * 60, 1),
         "latency_p50_s": round(latencies[len(latencies) // 2], 1) if latencies else None,
         "latency_max_s": round(latencies[-1], 1) if latencies else None,
-        "driver_peak_mb": round(peak_rss_mb(), 1),
+        "driver_peak_mb": round(in_unit(peak_rss_bytes(), "MiB"), 1),
         "process_peaks_mb": peaks.by_role(),
     }
 

@@ -217,3 +217,14 @@ def test_e2e_question_count_is_small_by_default_and_settable(monkeypatch):
     monkeypatch.setenv("BENCH_E2E_QUESTIONS", "0")
     with pytest.raises(ValueError, match="at least 1"):
         questions_count(SimpleNamespace(quick=False))
+
+
+@pytest.mark.parametrize(
+    "name", ["e2e", "footprint", "generation", "ingest", "ray", "retrieval", "run"]
+)
+def test_every_benchmark_module_imports(name):
+    """A renamed helper in benchmarks/common.py must not leave a benchmark unrunnable
+    (bench_ray imported a removed `peak_rss_mb` and failed only when run)."""
+    import importlib
+
+    importlib.import_module(f"benchmarks.{'run' if name == 'run' else 'bench_' + name}")
