@@ -192,7 +192,7 @@ def _countries(text: str) -> dict[str, str]:
     return found
 
 
-def facts_about_question_names(
+def facts_about_question_countries(
     question: str, claim: Claim, evidence: list[ContextSentence]
 ) -> str | None:
     """What the sentence adds is stated, in its evidence, about the question's countries.
@@ -232,7 +232,7 @@ CLAIM_CHECKS: list[Check] = [
     numbers_in_evidence,
     names_in_evidence,
     words_in_evidence,
-    facts_about_question_names,
+    facts_about_question_countries,
 ]
 
 

@@ -39,8 +39,8 @@ TUNING_NOTE = (
     "before any tuning for it and no setting was tuned on it; it and the osa test half "
     "decided once whether to adopt a variant chosen on the dev half (claim re-grounding, "
     "question names in whole passages, a refitted calibration): it was not adopted. The "
-    "claim check that a claim's facts are stated about the question's names "
-    "(facts_about_question_names) was written from one probe question outside every set, "
+    "claim check that a claim's facts are stated about the question's countries "
+    "(facts_about_question_countries) was written from one probe question outside every set, "
     "checked on osa dev half and squad2-calibration replays, then measured once on "
     "osa-heldout and the osa test half, with no change after. `osa-heldout2` is untouched."
 )

@@ -19,7 +19,7 @@ from rag.checks import (
     adds_information,
     asked_thing_covered,
     evidence_text,
-    facts_about_question_names,
+    facts_about_question_countries,
     first_failure,
     make_draft,
     names_evidence,
@@ -89,7 +89,7 @@ CLAIM_CASES: dict[str, Case] = {
         right="OSA gives partner militaries coastal radars and patrol boats [1].",
         reason="most of what it says is not in the evidence",
     ),
-    "facts_about_question_names": Case(
+    "facts_about_question_countries": Case(
         "How much was the coastal radar system that Japan gave Malaysia worth?",
         context(OUTREACH),
         near_miss="The coastal radar system Japan gave Malaysia was worth $4 million [1].",
@@ -226,14 +226,15 @@ def test_facts_may_be_bound_to_the_question_names_in_any_evidence_sentence():
     names leaves the claim alone."""
     q = "Which country did Kishida visit after Malaysia?"
     (claim,) = make_draft("He visited the Philippines [1].", ["1.1"], context(OUTREACH)).claims
-    assert facts_about_question_names(q, claim, claim.evidence) is None
+    assert facts_about_question_countries(q, claim, claim.evidence) is None
     both = context(OUTREACH, "Japan also gave Malaysia a coastal radar system worth $4 million.")
     q = "How much was the coastal radar system that Japan gave Malaysia worth?"
     (claim,) = make_draft("Malaysia's radar was worth $4 million [1].", ["1.1", "1.2"], both).claims
-    assert len(claim.evidence) == 2 and facts_about_question_names(q, claim, claim.evidence) is None
+    assert len(claim.evidence) == 2
+    assert facts_about_question_countries(q, claim, claim.evidence) is None
     q = "How much was the coastal radar system worth?"
     (claim,) = make_draft("It was worth $4 million [1].", ["1.1"], context(OUTREACH)).claims
-    assert facts_about_question_names(q, claim, claim.evidence) is None
+    assert facts_about_question_countries(q, claim, claim.evidence) is None
     # Only countries bind: "Blue Pacific" is not the "Pacific Islands Forum" of the other
     # clause, and the founders' clause names no country the question asks about.
     forum = context(
@@ -243,7 +244,7 @@ def test_facts_may_be_bound_to_the_question_names_in_any_evidence_sentence():
     q = "Which countries founded the Partners in the Blue Pacific?"
     answer = "Japan and the United States founded the Partners in the Blue Pacific [1]."
     (claim,) = make_draft(answer, ["1.1"], forum).claims
-    assert facts_about_question_names(q, claim, claim.evidence) is None
+    assert facts_about_question_countries(q, claim, claim.evidence) is None
 
 
 def test_make_draft_rests_each_claim_on_the_named_sentences_of_its_passage():
