@@ -27,6 +27,7 @@ from benchmarks.common import (
     median,
     osa_questions,
     paired_ratio,
+    paired_row,
 )
 
 
@@ -175,15 +176,12 @@ def run(ctx: Context) -> dict:
             "target": "",
             "met": None,
         },
-        {
-            "figure": "end to end: total answer time (ours includes the checks and the judge) vs "
+        paired_row(
+            "end to end: total answer time (ours includes the checks and the judge) vs "
             "the LangChain baseline chain",
-            "ours": f"{median(tot_o):.2f} s",
-            "baseline": f"{median(tot_b):.2f} s",
-            "ratio": round(paired_ratio(tot_o, tot_b), 3),
-            "target": "",
-            "met": None,
-        },
+            tot_o,
+            tot_b,
+        ),
     ]
     return {
         "rows": rows,

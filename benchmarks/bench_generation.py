@@ -24,6 +24,7 @@ from benchmarks.common import (
     median,
     osa_questions,
     paired_ratio,
+    paired_row,
     token_times,
 )
 
@@ -359,16 +360,13 @@ def run(ctx: Context) -> dict:
             "target": "≥ 0.95",
             "met": dec["ratio"] >= 0.95,
         },
-        {
-            "figure": "TTFT, next question (system-prompt prefix reused from the KV cache) "
+        paired_row(
+            "TTFT, next question (system-prompt prefix reused from the KV cache) "
             "vs the same question with a cold KV cache (first question); prompt tokens "
             f"computed {new('next')} vs {new('cold')}",
-            "ours": f"{median(s['next']):.2f} s",
-            "baseline": f"{median(s['cold']):.2f} s",
-            "ratio": round(paired_ratio(s["next"], s["cold"]), 3),
-            "target": "",
-            "met": None,
-        },
+            s["next"],
+            s["cold"],
+        ),
         {
             "figure": "TTFT, repeated question (whole prompt cached) vs cold; prompt tokens "
             f"computed {new('repeat')} vs {new('cold')}",
@@ -378,17 +376,14 @@ def run(ctx: Context) -> dict:
             "target": "",
             "met": None,
         },
-        {
-            "figure": "TTFT, follow-up after the chat's rewrite call: saved system-prefix "
+        paired_row(
+            "TTFT, follow-up after the chat's rewrite call: saved system-prefix "
             f"KV state restored ({tt['prefix_tokens']} tokens, "
             f"{tt['prefix_state_bytes'] / 1e6:.1f} MB) vs recomputed; prompt tokens computed "
             f"{new('followup_on')} vs {new('followup_off')}",
-            "ours": f"{median(s['followup_on']):.2f} s",
-            "baseline": f"{median(s['followup_off']):.2f} s",
-            "ratio": round(paired_ratio(s["followup_on"], s["followup_off"]), 3),
-            "target": "",
-            "met": None,
-        },
+            s["followup_on"],
+            s["followup_off"],
+        ),
     ]
     want = (settings.n_threads, settings.n_threads_batch, settings.n_batch)
     default = next(
@@ -424,15 +419,14 @@ def run(ctx: Context) -> dict:
         a = [x[key] for x in pas]
         b = [x[key] for x in dfl]
         rows.append(
-            {
-                "figure": f"OpenMP idle threads sleep (OMP_WAIT_POLICY=PASSIVE, now set by "
+            paired_row(
+                f"OpenMP idle threads sleep (OMP_WAIT_POLICY=PASSIVE, now set by "
                 f"rag.config) vs spin (library default): {label}, separate processes",
-                "ours": f"{median(a):.1f} {unit}",
-                "baseline": f"{median(b):.1f} {unit}",
-                "ratio": round(paired_ratio(a, b), 3),
-                "target": "",
-                "met": None,
-            }
+                a,
+                b,
+                unit,
+                digits=1,
+            )
         )
     return {
         "rows": rows,

@@ -89,6 +89,20 @@ def paired_ratio(ours: list[float], base: list[float]) -> float:
     return median(ratios) if ratios else float("nan")
 
 
+def paired_row(
+    figure: str, ours: list[float], base: list[float], unit: str = "s", digits: int = 2
+) -> dict:
+    """A table row comparing paired timings: medians and the median per-pair ratio."""
+    return {
+        "figure": figure,
+        "ours": f"{median(ours):.{digits}f} {unit}",
+        "baseline": f"{median(base):.{digits}f} {unit}",
+        "ratio": round(paired_ratio(ours, base), max(3, digits + 1)),
+        "target": "",
+        "met": None,
+    }
+
+
 # -- memory and units ----------------------------------------------------------------
 def _status_bytes(key: str) -> int:
     for line in Path("/proc/self/status").read_text().splitlines():

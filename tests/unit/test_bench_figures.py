@@ -7,13 +7,20 @@ from types import SimpleNamespace
 
 import pytest
 
-from benchmarks.common import fmt_bytes, in_unit, paired_ratio
+from benchmarks.common import fmt_bytes, in_unit, paired_ratio, paired_row
 
 
 def test_paired_ratio_is_the_median_of_per_pair_ratios_not_a_ratio_of_medians():
     ours, base = [1.0, 10.0, 10.0], [2.0, 5.0, 40.0]
     # per pair: 0.5, 2.0, 0.25 -> median 0.5; medians alone would give 10 / 5 = 2.0
     assert paired_ratio(ours, base) == pytest.approx(0.5)
+
+
+def test_paired_row_shows_medians_and_the_paired_ratio():
+    row = paired_row("ttft", [1.0, 10.0, 10.0], [2.0, 5.0, 40.0])
+    assert row["ours"] == "10.00 s" and row["baseline"] == "5.00 s"
+    assert row["ratio"] == 0.5 and row["target"] == "" and row["met"] is None
+    assert paired_row("rss", [1.25], [2.0], "MiB", digits=1)["ours"] == "1.2 MiB"
 
 
 def _latencies(kinds=("flat", "hnsw")) -> dict[str, list[float]]:
