@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+LAG_S = 0.5  # client-side timing slack between two streams (seen: up to 0.25 s under load)
 QUESTIONS = [
     "Which countries are the first recipients of OSA?",
     "Why did the yen fall?",
@@ -64,12 +65,15 @@ def test_two_replicas_answer_four_concurrent_questions(replicas):
         assert r["answer"] is not None and r["answer"].question == r["question"]
         assert r["kinds"][0] == "search" and r["kinds"][-1] == "answer"
         assert r["answer"].answer  # an answer or the refusal text, never empty
-    # A replica answers one turn at a time, so overlapping turns ran on different replicas.
-    overlapping = max(
-        sum(1 for o in records if o["first"] < r["last"] and r["first"] < o["last"])
-        for r in records
-    )
-    assert overlapping == 2, [(r["first"], r["last"]) for r in records]
+    # A replica answers one turn at a time, so turns running at once ran on different
+    # replicas: two at once, never three. The times are the client's, from two streams
+    # read by two threads: an answer event can be taken up to a few tenths of a second
+    # after the next question's first event on the freed replica, so each turn is
+    # counted from LAG after its first event to LAG before its answer.
+    spans = [(r["first"] + LAG_S, r["last"] - LAG_S) for r in records]
+    spans = [(start, end) for start, end in spans if start < end]
+    at_once = max(sum(1 for s, e in spans if s <= start < e) for start, _ in spans)
+    assert at_once == 2, [(r["first"], r["last"]) for r in records]
     status = serve.status().applications["rag-answers"].deployments["answers"]
     assert status.replica_states.get("RUNNING") == 2
 
