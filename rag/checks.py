@@ -251,12 +251,30 @@ def question_names_covered(
     it (wrong refusals on the osa dev half), but an answer from a passage about another
     country or meeting is still refused. (Looking in the whole passages instead let the
     reported near miss through: see evals/README.md.)"""
-    missing = _names(question) - _stems(evidence_text(draft.surroundings or evidence))
+    missing = _question_names(question) - _stems(evidence_text(draft.surroundings or evidence))
     if missing:
         return (
             f"the evidence does not mention {', '.join(sorted(missing))}, which the question names"
         )
     return None
+
+
+# The word a question or sentence opens with: capitalized whatever it is.
+_OPENING_WORD = re.compile(r"(?:^|[.?!]\s+)[\W\d]*([A-Z][a-z][A-Za-z]*)")
+
+
+def _question_names(question: str) -> set[str]:
+    """The question's names: its capitalized words, except an opening word that is
+    not a country ("Apart from ...", "Alongside ...", "Speaking at ..." are capitalized
+    only because they open the question; found on osa-heldout2, see evals/README.md)."""
+    openers = {_stem(w.lower()) for w in _OPENING_WORD.findall(question)}
+    rest = _OPENING_WORD.sub(" ", question)
+    in_the_middle = {_stem(w.lower()) for w in _CAPITALIZED.findall(rest)}
+    return {
+        name
+        for name in _names(question)
+        if name not in openers or name in in_the_middle or name in _countries(question)
+    }
 
 
 def question_figures_covered(

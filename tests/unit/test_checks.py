@@ -350,3 +350,20 @@ def test_a_claim_rests_only_on_named_sentences_that_say_what_it_adds():
     # nothing named says what the claim adds: it keeps all its evidence (and fails a check)
     vague = make_draft("Somewhere else [2][3].", ["2.1", "3.1"], context, question)
     assert [s.id for s in vague.claims[0].evidence] == ["2.1", "3.1"]
+
+
+def test_a_word_capitalized_only_because_it_opens_the_question_is_no_name():
+    from rag.checks import make_draft, question_names_covered
+    from rag.types import ContextSentence
+
+    context = [ContextSentence("1.1", 1, "Japan gifted Manila a coastal radar.", 0, 36, "Seed")]
+    draft = make_draft("A coastal radar [1].", ["1.1"], context)
+    evidence = draft.claims[0].evidence
+    for opening in ("Apart from patrol boats", "Alongside the boats", "Speaking in Manila"):
+        question = f"{opening}, what did Japan give Manila?"
+        assert question_names_covered(question, draft, evidence) is None, question
+    # an opening country is still a name the evidence must mention
+    assert "fiji" in question_names_covered("Fiji got what from Japan?", draft, evidence)
+    # and so is an opening word the question capitalizes again later
+    asked = "Kishida visited Manila, and what did Kishida give?"
+    assert "kishida" in question_names_covered(asked, draft, evidence)
