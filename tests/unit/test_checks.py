@@ -367,3 +367,30 @@ def test_a_word_capitalized_only_because_it_opens_the_question_is_no_name():
     # and so is an opening word the question capitalizes again later
     asked = "Kishida visited Manila, and what did Kishida give?"
     assert "kishida" in question_names_covered(asked, draft, evidence)
+
+
+def test_a_country_s_adjective_names_the_country():
+    from rag.checks import CLAIM_CHECKS, first_failure, make_draft, question_names_covered
+    from rag.types import ContextSentence
+
+    context = [
+        ContextSentence(
+            "1.1",
+            1,
+            "Japan Coast Guard vessel Akitsushima visited Manila in June.",
+            0,
+            60,
+            "Readout",
+        )
+    ]
+    draft = make_draft("The Akitsushima [1].", ["1.1"], context)
+    evidence = draft.claims[0].evidence
+    asked = "Which Japanese coast guard vessel visited Manila?"
+    assert question_names_covered(asked, draft, evidence) is None
+    assert question_names_covered("Japanese ships went where?", draft, evidence) is None
+    # the other way round: a claim's adjective is found as the evidence's country
+    claim = make_draft("A Japanese vessel visited Manila [1].", ["1.1"], context).claims[0]
+    assert first_failure(CLAIM_CHECKS, "Which vessel visited Manila?", claim, evidence) is None
+    # another country's adjective is still missing from the evidence
+    malaysian = "Which Malaysian coast guard vessel visited Manila?"
+    assert "malaysia" in question_names_covered(malaysian, draft, evidence)
