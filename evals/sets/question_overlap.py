@@ -6,10 +6,11 @@ question becomes its set of content words (lower-cased, scikit-learn's English s
 words removed); two questions are compared by the Jaccard overlap of those sets.
 
 Usage:
-    python evals/sets/question_overlap.py --set evals/sets/osa_heldout2.jsonl
+    python evals/sets/question_overlap.py --set evals/sets/osa_heldout3.jsonl
         [--against OTHER.jsonl ...] [--threshold 0.5] [--top 15]
 
-``--against`` defaults to every other ``*.jsonl`` file beside this script. The
+``--against`` defaults to every other ``*.jsonl`` file beside this script (for
+osa_heldout3.jsonl: osa, osa_heldout, osa_heldout2 and osa_followups). The
 closest pairs (also within the new set) are printed; the exit status is 1 if any
 pair reaches the threshold.
 """

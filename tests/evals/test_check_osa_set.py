@@ -26,13 +26,17 @@ def _checker():
 check = _checker()
 
 
-@pytest.mark.parametrize("filename", ["osa.jsonl", "osa_heldout.jsonl", "osa_heldout2.jsonl"])
+@pytest.mark.parametrize(
+    "filename", ["osa.jsonl", "osa_heldout.jsonl", "osa_heldout2.jsonl", "osa_heldout3.jsonl"]
+)
 def test_bundled_osa_set_passes(filename, capsys):
     path = SETS / filename
     assert check.main([str(CORPUS), "--set", str(path)]) == 0, capsys.readouterr().out
 
 
-@pytest.mark.parametrize("filename", ["osa_heldout.jsonl", "osa_heldout2.jsonl"])
+@pytest.mark.parametrize(
+    "filename", ["osa_heldout.jsonl", "osa_heldout2.jsonl", "osa_heldout3.jsonl"]
+)
 def test_frozen_set_matches_its_recorded_sha256(filename):
     """A frozen held-out set is the exact file whose sha256 evals/README.md records."""
     readme = (REPO / "evals" / "README.md").read_text(encoding="utf-8")
@@ -94,7 +98,11 @@ def test_front_matter_quote_is_rejected(tmp_path, tiny_corpus, capsys):
 
 @pytest.mark.parametrize(
     ("filename", "prefix", "min_answerable", "wrong_prefix"),
-    [("osa_heldout.jsonl", "ho", 46, "osa"), ("osa_heldout2.jsonl", "h2", 40, "ho")],
+    [
+        ("osa_heldout.jsonl", "ho", 46, "osa"),
+        ("osa_heldout2.jsonl", "h2", 40, "ho"),
+        ("osa_heldout3.jsonl", "h3", 40, "h2"),
+    ],
 )
 def test_heldout_rules_prefix_and_minimums(
     tmp_path, tiny_corpus, capsys, filename, prefix, min_answerable, wrong_prefix

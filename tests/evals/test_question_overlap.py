@@ -1,9 +1,11 @@
-"""evals/sets/question_overlap.py: the second held-out set repeats no earlier question."""
+"""evals/sets/question_overlap.py: the fresh held-out sets repeat no question of another set."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+
+import pytest
 
 from evals.sets import question_overlap as overlap
 
@@ -16,12 +18,18 @@ def _write(path: Path, questions: list[str]) -> Path:
     return path
 
 
-def test_heldout2_has_no_near_duplicate_of_any_other_set(capsys):
-    code = overlap.main(["--set", str(SETS / "osa_heldout2.jsonl")])
+BUNDLED = ["osa.jsonl", "osa_heldout.jsonl", "osa_heldout2.jsonl", "osa_heldout3.jsonl"]
+
+
+@pytest.mark.parametrize("filename", ["osa_heldout2.jsonl", "osa_heldout3.jsonl"])
+def test_heldout_set_has_no_near_duplicate_of_any_other_set(filename, capsys):
+    code = overlap.main(["--set", str(SETS / filename)])
     out = capsys.readouterr().out
     assert code == 0, out
     # every other bundled set was compared, follow-ups included
-    assert "osa.jsonl" in out and "osa_heldout.jsonl" in out and "osa_followups.jsonl" in out
+    compared = out.splitlines()[0].split(" against ")[1]
+    others = [name for name in BUNDLED + ["osa_followups.jsonl"] if name != filename]
+    assert all(name in compared for name in others), compared
 
 
 def test_a_reworded_copy_is_flagged(tmp_path, capsys):

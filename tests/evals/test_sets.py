@@ -111,7 +111,11 @@ def test_osa_set_loads_over_bundled_corpus():
 
 @pytest.mark.parametrize(
     ("name", "filename"),
-    [("osa-heldout", "osa_heldout.jsonl"), ("osa-heldout2", "osa_heldout2.jsonl")],
+    [
+        ("osa-heldout", "osa_heldout.jsonl"),
+        ("osa-heldout2", "osa_heldout2.jsonl"),
+        ("osa-heldout3", "osa_heldout3.jsonl"),
+    ],
 )
 def test_heldout_sets_load_by_name_over_bundled_corpus(name: str, filename: str):
     """Each frozen held-out set is served by its registered name, whole, with gold quotes."""
@@ -191,8 +195,8 @@ def test_registry_names_every_set():
     from evals.sets import loaders
 
     assert set(loaders()) == {
-        "osa", "osa-heldout", "osa-heldout2", "osa-followups", "squad2-dev",
-        "squad2-calibration", "clapnq-dev",
+        "osa", "osa-heldout", "osa-heldout2", "osa-heldout3", "osa-followups",
+        "squad2-dev", "squad2-calibration", "clapnq-dev",
     }  # fmt: skip
     assert loaders()["squad2-dev"].default_limit == 300
     assert loaders()["osa"].default_limit is None

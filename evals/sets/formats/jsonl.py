@@ -21,9 +21,9 @@ case are ignored, because the loaders unwrap hard-wrapped lines), optionally
 restricted to one ``source`` file.
 
 Named sets, in ``evals/sets/`` over the bundled ``corpus/``: ``osa``, ``osa-heldout``
-(written before any tuning for it and never used for tuning), ``osa-heldout2`` (a
-fresh held-out set written before any system was run on it) and ``osa-followups``
-(short conversations whose last question is a follow-up).
+(written before any tuning for it and never used for tuning), ``osa-heldout2`` and
+``osa-heldout3`` (fresh held-out sets, each written before any system was run on it)
+and ``osa-followups`` (short conversations whose last question is a follow-up).
 """
 
 from __future__ import annotations
@@ -44,6 +44,11 @@ BUNDLED_SETS = {  # name -> (file in evals/sets/, description)
     "osa-heldout2": (
         "osa_heldout2.jsonl",
         "second held-out OSA / ASEAN set (frozen 2026-11-30, before any system ran on it) "
+        "over the bundled corpus/",
+    ),
+    "osa-heldout3": (
+        "osa_heldout3.jsonl",
+        "third held-out OSA / ASEAN set (frozen 2026-11-30, before any system ran on it) "
         "over the bundled corpus/",
     ),
     "osa-followups": (
