@@ -80,16 +80,14 @@ if CHROMIUM is None:
     unavailable(_missing)
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory, embedder):
-    """`rag serve` on a free port with the tiny model and a 3-document index."""
+def _serve(work: Path, embedder, model_args: list[str], **env: str):
+    """`rag serve` on a free port over a 3-document index (seed article, two statements)."""
     from rag.config import Settings
     from rag.ingest import ingest
 
     corpus = CORPUS
     assert (corpus / SEED).is_file(), f"seed article not found in {corpus}"
     assert shutil.which("rag"), "the rag command is not installed in this environment"
-    work = tmp_path_factory.mktemp("ui-browser")
     index = work / "index"
     ingest(
         [corpus / SEED, *(corpus / name for name in COMPANIONS)],
@@ -99,21 +97,34 @@ def server(tmp_path_factory, embedder):
     )
     port = free_port()
     log = work / "serve.log"
-    # the tiny model rambles; a shorter answer keeps the test quick on shared CPUs
-    env = clean_env(RAG_MAX_TOKENS="96")
     command = [
         shutil.which("rag") or sys.executable, "serve", "--port", str(port),
-        "--index-dir", str(index), "--model", "smollm2-135m",
+        "--index-dir", str(index), *model_args,
         "--uploads-dir", str(work / "uploads"), "--feedback-file", str(work / "feedback.jsonl"),
     ]  # fmt: skip
     with open(log, "w") as out:
-        proc = subprocess.Popen(command, cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            command, cwd=work, env=clean_env(**env), stdout=out, stderr=subprocess.STDOUT
+        )
     try:
         url = f"http://127.0.0.1:{port}/"
-        wait_http(url, proc, log, timeout=180)
+        wait_http(url, proc, log, timeout=300)
         yield {"url": url, "work": work, "log": log}
     finally:
         stop(proc)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, embedder):
+    """The tiny model; it rambles, so a shorter answer keeps the test quick on shared CPUs."""
+    work = tmp_path_factory.mktemp("ui-browser")
+    yield from _serve(work, embedder, ["--model", "smollm2-135m"], RAG_MAX_TOKENS="96")
+
+
+@pytest.fixture(scope="module")
+def default_model_server(tmp_path_factory, embedder):
+    """The default model (qwen2.5-1.5b), default settings."""
+    yield from _serve(tmp_path_factory.mktemp("ui-browser-default"), embedder, [])
 
 
 @pytest.fixture(scope="module")
@@ -246,3 +257,41 @@ def test_ask_open_citation_upload_and_ask_again(server, browser):
     assert not (server["work"] / "uploads" / "kestrel-bay-depot.txt").exists()
     assert errors == [], errors
     context.close()
+
+
+EVENTS_JS = """() => { window.__events = [];
+    const seen = (name) => { if (!window.__events.includes(name)) window.__events.push(name); };
+    new MutationObserver(() => {
+        if (document.querySelector('.rag-cursor')) seen('token');
+        if (document.querySelector('#rag-sources .rag-pending mark')) seen('evidence');
+    }).observe(document.body, {subtree: true, childList: true, characterData: true}); }"""
+
+
+@pytest.mark.slow
+def test_default_model_refuses_the_malaysia_near_miss_and_rewrites_its_follow_up(
+    default_model_server, browser
+):
+    """The issue's near miss: the $4 million radar went to the Philippines, Malaysia's
+    share (a quarter of 2 billion yen) has no equipment named. Refused, or answered
+    without the Philippines' radar; evidence highlighted before any answer text; the
+    follow-up "And what about the Philippines?" searched as the substituted question."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    page.goto(default_model_server["url"])
+    page.locator("#rag-question textarea").wait_for(timeout=60_000)
+    page.evaluate(EVENTS_JS)
+    _ask(page, "How much OSA funding did Malaysia receive and for what equipment?", 0)
+    reply = page.locator("[data-testid=bot]").last
+    text = reply.inner_text()
+    events = page.evaluate("window.__events")
+    if "token" in events:
+        assert events.index("evidence") < events.index("token"), events
+    refused = page.locator("[data-testid=bot] .rag-refusal").count() == 1
+    if not refused:  # an answer must not hand Malaysia the Philippines' radar
+        assert "4 million" not in text and "radar" not in text.lower(), text
+    page.screenshot(path=str(ARTIFACTS / "ui-default-malaysia.png"))
+
+    _ask(page, "And what about the Philippines?", 1)
+    searched = page.locator("#rag-sources").inner_text()
+    assert "How much OSA funding did the Philippines receive" in searched, searched[:400]
+    assert "Malaysia" not in searched.split("Searched for")[1].split("\n")[0], searched[:400]
