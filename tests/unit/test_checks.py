@@ -42,6 +42,8 @@ OUTREACH = (
     "to Manila a coastal radar system valued at $4 million."
 )
 
+ANWAR = "Prime Minister Anwar Ibrahim hosted the President in Kuala Lumpur."
+
 
 def context(*texts: str, title: str = KISHIDA, n: int = 1) -> list[ContextSentence]:
     """Numbered sentences of one passage, as `number_context` makes them."""
@@ -97,6 +99,16 @@ CLAIM_CASES: dict[str, Case] = {
         right="The coastal radar system Japan gave the Philippines was worth $4 million [1].",
         right_question="How much was the radar system that Japan gave the Philippines worth?",
         reason="its evidence says this about Manila, not about the country the question names",
+    ),
+    "question_names_in_its_passages": Case(
+        "Who hosted Kishida in Kuala Lumpur?",
+        context("Kishida made a two-day visit to Malaysia.", title="Kishida in Malaysia")
+        + context(ANWAR, title="The President's visit to Malaysia", n=2),
+        # Anwar hosted the President (passage 2); Kishida's visit is only in passage 1
+        near_miss="Prime Minister Anwar Ibrahim hosted Kishida in Kuala Lumpur [2].",
+        right="Prime Minister Anwar Ibrahim hosted the President in Kuala Lumpur [2].",
+        right_question="Who hosted the President in Kuala Lumpur?",
+        reason="it ties kishida, which the question names, to a passage that does not mention it",
     ),
 }
 
