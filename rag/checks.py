@@ -51,8 +51,8 @@ class Claim:
     text: str
     citations: list[int]
     evidence: list[ContextSentence] = field(default_factory=list)
-    # What the model read of the passages its evidence comes from (their numbered
-    # sentences): where the question's names it repeats must be.
+    # What the model read of the passages the sentence cites or rests on (their
+    # numbered sentences): where the question's names it repeats must be.
     surroundings: list[ContextSentence] = field(default_factory=list)
 
 
@@ -81,15 +81,19 @@ def make_draft(
     named = [s for s in context if s.id in set(evidence_ids)]
     spans, pieces = _merge_marker_only(answer, sentence_spans(answer))
     claims: list[Claim] = []
+    cited: list[set[int]] = []  # the passages each claim's markers name, as written
     for text, markers in pieces:
         if not any(ch.isalnum() for ch in text):  # "[1], [2]": markers of the claim before
             if claims:
                 markers = markers + claims[-1].citations
                 claims[-1] = _claim(claims[-1].text, markers, named, question)
+                cited[-1] |= set(markers)
             continue
         claims.append(_claim(text, markers, named, question))
-    for claim in claims:
-        claim.surroundings = [s for s in context if s.n in claim.citations]
+        cited.append(set(markers))
+    for claim, markers in zip(claims, cited, strict=True):
+        passages = markers | set(claim.citations)
+        claim.surroundings = [s for s in context if s.n in passages]
     clean = " ".join(claim.text for claim in claims)
     passages = {s.n for s in named}
     surroundings = [s for s in context if s.n in passages]
@@ -247,10 +251,10 @@ def facts_about_question_countries(
 def question_names_in_its_passages(
     question: str, claim: Claim, evidence: list[ContextSentence]
 ) -> str | None:
-    """The question's names that the sentence repeats are in the passages its facts
-    come from (as the model read them, with their titles): a near miss ties a fact of
-    one passage to a name of another ("Anwar Ibrahim hosted Kishida" from a passage on
-    Anwar hosting another leader, Kishida's visit being in a second passage)."""
+    """The question's names that the sentence repeats are in a passage it cites or rests
+    on (as the model read it, with its title): a near miss ties a fact of one passage
+    to a name of another ("Anwar Ibrahim hosted Kishida [4]" from a passage on Anwar
+    hosting another leader, Kishida's visit being only in passage 1)."""
     repeated = _names(claim.text) & _question_names(question)
     missing = repeated - _stems(evidence_text(claim.surroundings or evidence))
     if missing:

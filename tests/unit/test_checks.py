@@ -406,3 +406,25 @@ def test_a_country_s_adjective_names_the_country():
     # another country's adjective is still missing from the evidence
     malaysian = "Which Malaysian coast guard vessel visited Manila?"
     assert "malaysia" in question_names_covered(malaysian, draft, evidence)
+
+
+def test_a_repeated_question_name_may_be_in_any_passage_the_sentence_cites():
+    from rag.checks import question_names_in_its_passages
+
+    sentences = context("Japan and Korea met at Camp David.", title="Statement") + context(
+        "The exercise is called Freedom Edge.", title="Readout", n=2
+    )
+    question = "What exercise did Japan and Korea hold?"
+    # the fact rests on passage 2; the question's names are in passage 1, also cited
+    cited = make_draft(
+        "Japan and Korea hold Freedom Edge [1], [2].", ["1.1", "2.1"], sentences, question
+    )
+    (claim,) = cited.claims
+    assert [s.n for s in claim.evidence] == [2]
+    assert question_names_in_its_passages(question, claim, claim.evidence) is None
+    # cited alone, passage 2 does not mention them
+    alone = make_draft(
+        "Japan and Korea hold Freedom Edge [2].", ["1.1", "2.1"], sentences, question
+    )
+    (claim,) = alone.claims
+    assert "japan" in question_names_in_its_passages(question, claim, claim.evidence)
