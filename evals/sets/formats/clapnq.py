@@ -60,7 +60,8 @@ def read_clapnq(source: SetSource) -> EvalSet:
             )
     corpus = write_passages(cache_dir() / "eval-corpus" / "clapnq-dev", passages)
     description = (
-        f"ClapNQ dev ({root}); corpus = {len(passages)} passages "
+        f"ClapNQ dev (<data-dir>/{root.relative_to(source.data_dir)}); "
+        f"corpus = {len(passages)} passages "
         "(referenced gold passages + unanswerable candidates)"
     )
     return EvalSet("clapnq-dev", questions, corpus, description=description)

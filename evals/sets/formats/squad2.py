@@ -41,7 +41,8 @@ def read_squad2(source: SetSource) -> EvalSet:
                     )
                 )
     corpus = write_passages(cache_dir() / "eval-corpus" / "squad2-dev", passages)
-    description = f"SQuAD 2.0 dev ({path}); corpus = its {len(passages)} paragraphs"
+    where = path.relative_to(source.data_dir)  # no machine path in a committed report
+    description = f"SQuAD 2.0 dev (<data-dir>/{where}); corpus = its {len(passages)} paragraphs"
     return EvalSet("squad2-dev", questions, corpus, description=description)
 
 
