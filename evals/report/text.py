@@ -53,7 +53,8 @@ TUNING_NOTE = (
     "near miss osa-070 through, and the claim check question_names_in_its_passages was "
     "written for it (then widened to every passage a sentence cites after it refused a "
     "right answer on osa-heldout, ho-026). `osa-heldout3` (sha256 in evals/README.md) was "
-    "written before all three changes and is untouched by them."
+    "written before all three changes and is untouched by them; its first run (17:23, "
+    "git 9f35c20) is its first use."
 )
 RESUMED_NOTE = (
     "This run reused the answers of an earlier run (`--resume`) for part of its questions. "
