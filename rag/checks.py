@@ -144,6 +144,9 @@ def _names(text: str) -> set[str]:
     return {_word_stem(w) for w in words if w.lower() not in ignored}
 
 
+# The stems a country name compares as (built once: the checks run on every answer).
+_COUNTRY_STEMS = frozenset(_stem(c) for c in COUNTRIES)
+
 # The word a question or sentence opens with: capitalized whatever it is.
 _OPENING_WORD = re.compile(r"(?:^|[.?!]\s+)[\W\d]*([A-Z][a-z][A-Za-z]*)")
 
@@ -154,11 +157,10 @@ def _question_names(question: str) -> set[str]:
     only because they open the question; found on osa-heldout2, see evals/README.md)."""
     openers = {_word_stem(w) for w in _OPENING_WORD.findall(question)}
     in_the_middle = {_word_stem(w) for w in _CAPITALIZED.findall(_OPENING_WORD.sub(" ", question))}
-    countries = {_stem(c) for c in COUNTRIES}
     return {
         name
         for name in _names(question)
-        if name not in openers or name in in_the_middle or name in countries
+        if name not in openers or name in in_the_middle or name in _COUNTRY_STEMS
     }
 
 
@@ -203,11 +205,10 @@ _CLAUSE_BREAK = re.compile(r"[;:]\s+|,\s+(?=(?:where|while|whereas|whilst|but)\b
 
 def _countries(text: str) -> dict[str, str]:
     """The countries ``text`` names, a capital counting as its country: stem -> word."""
-    countries = {_stem(c) for c in COUNTRIES}
     found = {}
     for word in _CAPITALIZED.findall(text):
         country = _stem(CAPITALS.get(word.lower(), word.lower()))
-        if country in countries:
+        if country in _COUNTRY_STEMS:
             found.setdefault(country, word)
     return found
 
