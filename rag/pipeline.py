@@ -252,6 +252,14 @@ class RagPipeline:
             reason = "no sentence of the drafted answer is supported by its evidence: " + (
                 sentences[0].reason if sentences else "it is empty"
             )
+        if reason is None and not sentences[0].supported:
+            # The first sentence is the answer; what follows is background, which
+            # alone reads as an answer it is not ("Biden hosted the Quad in
+            # Wilmington" for where he met Yunus: osa-heldout3 h3-071, ho-024).
+            reason = (
+                "the sentence that answers the question is not supported by its evidence: "
+                + sentences[0].reason
+            )
         signals = answer_signals(query, [h.score for h in candidates], named, sentences)
         if reason is None and self.judge is not None:
             t_judge = time.perf_counter()

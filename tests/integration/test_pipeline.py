@@ -281,6 +281,19 @@ def test_unsupported_sentences_are_dropped_or_flagged(make_pipeline):
     assert kept.sentences[0].supported
 
 
+def test_unsupported_first_sentence_refuses_the_answer(make_pipeline):
+    """The first sentence answers; the supported background after it is no answer."""
+    reply = "The moon council started the program in 1850 [1]. " + GOOD_REPLY
+    for drop in (True, False):
+        answer = make_pipeline(reply, drop_unsupported=drop)[0].ask(QUESTION)
+        assert answer.refused and answer.answer == REFUSAL_TEXT
+        assert answer.refusal_reason == (
+            "the sentence that answers the question is not supported by its evidence: "
+            "its figure 1850 is not in the evidence"
+        )
+        assert [s.supported for s in answer.sentences] == [False, True]
+
+
 def test_wrong_marker_from_model_is_corrected(make_pipeline):
     reply = reply_json(["1.1", "1.2"], GOOD_REPLY.replace("[1]", "[9]"))
     answer = make_pipeline(reply)[0].ask(QUESTION)
