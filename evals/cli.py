@@ -51,8 +51,8 @@ def eval_command(
         typer.Option(
             "--set",
             help=(
-                "Question set: osa, osa-heldout, osa-heldout2, osa-heldout3, osa-followups, "
-                "squad2-dev, clapnq-dev, or a .jsonl file"
+                "Question set: osa, osa-heldout, osa-heldout2, osa-heldout3, osa-heldout4, "
+                "osa-followups, squad2-dev, clapnq-dev, or a .jsonl file"
             ),
             show_default=False,
         ),

@@ -1,15 +1,15 @@
 """Validate an OSA evaluation question set (evals/sets/osa.jsonl, osa_heldout.jsonl,
-osa_heldout2.jsonl, osa_heldout3.jsonl).
+osa_heldout2.jsonl, osa_heldout3.jsonl, osa_heldout4.jsonl).
 
 Checks the schema, unique ids (``osa-001``.. for osa.jsonl, ``ho-001``.. for
 osa_heldout.jsonl, ``h2-001``.. for osa_heldout2.jsonl, ``h3-001``.. for
-osa_heldout3.jsonl, otherwise the prefix of the first id), per-type counts and
-minimums, that every gold / near-miss quote is a single-line quote found in the
-document text *as the project's loader produces it* (``rag.loaders.load_document``:
-YAML front matter stripped, hard-wrapped lines unwrapped; whitespace is normalised on
-both sides), and that every keyword of an answerable question occurs
-(case-insensitively) both in one of its gold answers and in the loaded text of at
-least one of its gold sources. A quote that is only in the front
+osa_heldout3.jsonl, ``h4-001``.. for osa_heldout4.jsonl, otherwise the prefix of the
+first id), per-type counts and minimums, that every gold / near-miss quote is a
+single-line quote found in the document text *as the project's loader produces it*
+(``rag.loaders.load_document``: YAML front matter stripped, hard-wrapped lines
+unwrapped; whitespace is normalised on both sides), and that every keyword of an
+answerable question occurs (case-insensitively) both in one of its gold answers and in
+the loaded text of at least one of its gold sources. A quote that is only in the front
 matter (e.g. the title) is rejected: no indexed chunk contains it.
 
 Usage:
@@ -51,6 +51,7 @@ SET_RULES = {
     "osa_heldout.jsonl": ("ho", 70, 46, 24),
     "osa_heldout2.jsonl": ("h2", 70, 40, 24),
     "osa_heldout3.jsonl": ("h3", 70, 40, 24),
+    "osa_heldout4.jsonl": ("h4", 60, 40, 20),
 }
 
 

@@ -27,7 +27,14 @@ check = _checker()
 
 
 @pytest.mark.parametrize(
-    "filename", ["osa.jsonl", "osa_heldout.jsonl", "osa_heldout2.jsonl", "osa_heldout3.jsonl"]
+    "filename",
+    [
+        "osa.jsonl",
+        "osa_heldout.jsonl",
+        "osa_heldout2.jsonl",
+        "osa_heldout3.jsonl",
+        "osa_heldout4.jsonl",
+    ],
 )
 def test_bundled_osa_set_passes(filename, capsys):
     path = SETS / filename
@@ -35,7 +42,8 @@ def test_bundled_osa_set_passes(filename, capsys):
 
 
 @pytest.mark.parametrize(
-    "filename", ["osa_heldout.jsonl", "osa_heldout2.jsonl", "osa_heldout3.jsonl"]
+    "filename",
+    ["osa_heldout.jsonl", "osa_heldout2.jsonl", "osa_heldout3.jsonl", "osa_heldout4.jsonl"],
 )
 def test_frozen_set_matches_its_recorded_sha256(filename):
     """A frozen held-out set is the exact file whose sha256 evals/README.md records."""
@@ -97,16 +105,18 @@ def test_front_matter_quote_is_rejected(tmp_path, tiny_corpus, capsys):
 
 
 @pytest.mark.parametrize(
-    ("filename", "prefix", "min_answerable", "wrong_prefix"),
+    ("filename", "prefix", "minimums", "wrong_prefix"),
     [
-        ("osa_heldout.jsonl", "ho", 46, "osa"),
-        ("osa_heldout2.jsonl", "h2", 40, "ho"),
-        ("osa_heldout3.jsonl", "h3", 40, "h2"),
+        ("osa_heldout.jsonl", "ho", (70, 46, 24), "osa"),
+        ("osa_heldout2.jsonl", "h2", (70, 40, 24), "ho"),
+        ("osa_heldout3.jsonl", "h3", (70, 40, 24), "h2"),
+        ("osa_heldout4.jsonl", "h4", (60, 40, 20), "h3"),
     ],
 )
 def test_heldout_rules_prefix_and_minimums(
-    tmp_path, tiny_corpus, capsys, filename, prefix, min_answerable, wrong_prefix
+    tmp_path, tiny_corpus, capsys, filename, prefix, minimums, wrong_prefix
 ):
+    min_total, min_answerable, min_unanswerable = minimums
     quote = "The first recipients are Malaysia and Fiji"
     rows = [
         _question(f"{prefix}-001", quote),
@@ -117,9 +127,9 @@ def test_heldout_rules_prefix_and_minimums(
     out = capsys.readouterr().out
     assert "ids are not" not in out  # the set file's own id prefix
     assert "osa-001 question must be" not in out  # the first-question rule is osa.jsonl's
-    assert "only 2 questions (< 70)" in out
+    assert f"only 2 questions (< {min_total})" in out
     assert f"only 2 answerable (< {min_answerable})" in out
-    assert "only 0 unanswerable (< 24)" in out
+    assert f"only 0 unanswerable (< {min_unanswerable})" in out
 
     rows = [_question(f"{wrong_prefix}-001", quote), _question(f"{wrong_prefix}-002", quote)]
     path = _write(tmp_path / filename, rows)

@@ -18,10 +18,18 @@ def _write(path: Path, questions: list[str]) -> Path:
     return path
 
 
-BUNDLED = ["osa.jsonl", "osa_heldout.jsonl", "osa_heldout2.jsonl", "osa_heldout3.jsonl"]
+BUNDLED = [
+    "osa.jsonl",
+    "osa_heldout.jsonl",
+    "osa_heldout2.jsonl",
+    "osa_heldout3.jsonl",
+    "osa_heldout4.jsonl",
+]
 
 
-@pytest.mark.parametrize("filename", ["osa_heldout2.jsonl", "osa_heldout3.jsonl"])
+@pytest.mark.parametrize(
+    "filename", ["osa_heldout2.jsonl", "osa_heldout3.jsonl", "osa_heldout4.jsonl"]
+)
 def test_heldout_set_has_no_near_duplicate_of_any_other_set(filename, capsys):
     code = overlap.main(["--set", str(SETS / filename)])
     out = capsys.readouterr().out
