@@ -60,22 +60,32 @@ def token_f1(prediction: str, golds: Sequence[str]) -> float | None:
     return max(_f1(pred, _tokens(g)) for g in golds)
 
 
+# Joiners that separate words in running text: "Tagalog-language" contains "Tagalog".
+_JOINERS = re.compile("[-/\u2010-\u2015]")
+
+
+def _words(text: str) -> str:
+    """``text`` normalised for whole-word search, a joined compound counting as its words
+    (SQuAD's normalisation, kept for EM and F1, glues them: "tagaloglanguage")."""
+    return normalize_answer(_JOINERS.sub(" ", text))
+
+
 def contains_answer(prediction: str, golds: Sequence[str]) -> float | None:
     """1.0 when any normalised gold answer occurs (as whole words) in the normalised prediction."""
-    golds = [g for g in golds if normalize_answer(g)]
+    golds = [g for g in golds if _words(g)]
     if not golds:
         return None
-    pred = f" {normalize_answer(prediction)} "
-    return float(any(f" {normalize_answer(g)} " in pred for g in golds))
+    pred = f" {_words(prediction)} "
+    return float(any(f" {_words(g)} " in pred for g in golds))
 
 
 def keyword_scores(prediction: str, keywords: Sequence[str]) -> tuple[float | None, float | None]:
     """(all keywords present: 0/1, share of keywords present); ``None`` without keywords."""
-    keywords = [k for k in keywords if normalize_answer(k)]
+    keywords = [k for k in keywords if _words(k)]
     if not keywords:
         return None, None
-    pred = f" {normalize_answer(prediction)} "
-    hits = [f" {normalize_answer(k)} " in pred for k in keywords]
+    pred = f" {_words(prediction)} "
+    hits = [f" {_words(k)} " in pred for k in keywords]
     return float(all(hits)), sum(hits) / len(hits)
 
 

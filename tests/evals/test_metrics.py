@@ -76,6 +76,16 @@ def test_keyword_scores():
     assert keyword_scores("MALAYSIA", ["malaysia"]) == (1.0, 1.0)
 
 
+def test_joined_compounds_count_as_their_words():
+    """A hyphen or slash joins words (osa-heldout3 h3-051: "Tagalog" was missed)."""
+    answer = "A Tagalog-language version of the portal [1]."
+    assert keyword_scores(answer, ["Tagalog"]) == (1.0, 1.0)
+    assert contains_answer(answer, ["Tagalog"]) == 1.0
+    assert contains_answer("U.S.–Japan ties", ["Japan"]) == 1.0  # en dash
+    assert keyword_scores("the Japan/ROK track", ["ROK"]) == (1.0, 1.0)
+    assert keyword_scores("Tagalogs", ["Tagalog"]) == (0.0, 0.0)  # still whole words
+
+
 def test_strip_citations():
     assert strip_citations("Fiji [1][2]. Malaysia [3, 4].") == "Fiji. Malaysia."
 
