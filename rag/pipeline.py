@@ -255,7 +255,7 @@ class RagPipeline:
         if reason is None and not sentences[0].supported:
             # The first sentence is the answer; what follows is background, which
             # alone reads as an answer it is not ("Biden hosted the Quad in
-            # Wilmington" for where he met Yunus: osa-heldout3 h3-071, ho-024).
+            # Wilmington" for where he met Yunus: osa-heldout3 h3-071).
             reason = (
                 "the sentence that answers the question is not supported by its evidence: "
                 + sentences[0].reason
