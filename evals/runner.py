@@ -27,7 +27,7 @@ from evals.scoring import (
     add_citation_metrics,
     add_retrieval_metrics,
     answer_one,
-    gold_labels,
+    rescore,
     retrieve_one,
     unreachable_golds,
 )
@@ -48,7 +48,8 @@ def answer_all(
 
     The systems take turns question by question, so a busy machine slows both alike.
     A system whose record of a question is in ``previous`` (see ``load_previous``)
-    is not asked it again: the record is reused as it was scored.
+    is not asked it again: its record is reused, its answer scored again by today's
+    metric code (`rescore`).
     """
     previous = previous or {}
     names = [s.name for s in systems]
@@ -68,7 +69,7 @@ def answer_all(
                 records[system.name].append(answer_one(system, q))
                 asked = True
                 continue
-            record = dataclasses.replace(earlier, resumed=True, gold_labels=gold_labels(q))
+            record = rescore(dataclasses.replace(earlier, resumed=True), q)
             records[system.name].append(record)
         if asked and load is not None:
             load.sample()

@@ -8,6 +8,8 @@ The ranking metrics (`add_retrieval_metrics`) and the citation judges
 
 from __future__ import annotations
 
+import dataclasses
+
 from tqdm import tqdm
 
 from evals.metrics import (
@@ -51,8 +53,7 @@ def answer_one(system: System, q: Question) -> EvalRecord:
     ans = system.answer(q.question, q.history) if q.history else system.answer(q.question)
     query = ans.search_query or q.question
     ranked = system.ranked(query, RANKED_K)
-    metrics = answer_scores(ans.answer, ans.refused, q.answers, q.keywords)
-    metrics["confidently_wrong"] = confidently_wrong(q.answerable, ans.refused, metrics)
+    metrics = _answer_metrics(ans.answer, ans.refused, q)
     read, context_from = what_was_read(system, ans)
     quotes = [g.quote for g in q.gold if g.quote] if q.answerable else []
     metrics["context_recall"] = context_recall(quotes, read)
@@ -102,6 +103,19 @@ def answer_one(system: System, q: Question) -> EvalRecord:
         gold_labels=gold_labels(q),
         **follow_up,
     )
+
+
+def _answer_metrics(answer: str, refused: bool, q: Question) -> dict:
+    metrics = answer_scores(answer, refused, q.answers, q.keywords)
+    metrics["confidently_wrong"] = confidently_wrong(q.answerable, refused, metrics)
+    return metrics
+
+
+def rescore(record: EvalRecord, q: Question) -> EvalRecord:
+    """A reused record (``--resume``) with its answer scored by today's metric code
+    (a metric fix reaches the reused answers; the answer itself is not asked again)."""
+    metrics = {**record.metrics, **_answer_metrics(record.answer, record.refused, q)}
+    return dataclasses.replace(record, metrics=metrics, gold_labels=gold_labels(q))
 
 
 def what_was_read(system: System, ans) -> tuple[str, str]:

@@ -176,22 +176,31 @@ def test_rag_eval_resume_reuses_earlier_answers(
     tiny_eval_set: Path, tiny_model_path: Path, eval_config, tmp_path: Path
 ):
     """`--resume DIR` extends a --limit 2 run to all 4 questions: the 2 it has are reused
-    with their scores, only the other 2 are asked; a run with other settings is refused."""
+    (their answers scored again by today's metric code), only the other 2 are asked; a
+    run with other settings is refused."""
     config = eval_config(max_tokens=24)
     base_args = ["--set", str(tiny_eval_set), "--no-judge", "--config", str(config), "-q"]
     first, second = tmp_path / "first", tmp_path / "second"
     run_eval(*base_args, "--limit", "2", "--out", str(first))
     earlier = {row["id"]: row for row in read_rows(first)}
     assert len(earlier) == 2
+    # scores an older metric code wrote: the reused answers are scored again
+    stale = [
+        {**r, "metrics": {**r["metrics"], "f1": -1.0, "keywords_all": -1.0}}
+        for r in earlier.values()
+    ]
+    (first / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in stale))
 
     run_eval(*base_args, "--resume", str(first), "--out", str(second))
     rows = read_rows(second)
     assert len(rows) == 4
     reused = [r for r in rows if r.get("resumed")]
     assert {r["id"] for r in reused} == set(earlier)
-    for r in reused:  # kept exactly as scored the first time
+    for r in reused:  # kept as answered the first time, scored by today's code
         assert r["answer"] == earlier[r["id"]]["answer"]
         assert r["timings"] == earlier[r["id"]]["timings"]
+        assert r["metrics"]["f1"] == earlier[r["id"]]["metrics"]["f1"] != -1.0
+        assert r["metrics"]["keywords_all"] == earlier[r["id"]]["metrics"]["keywords_all"]
     meta = json.loads((second / "summary.json").read_text())["meta"]
     assert meta["resumed_from"]["questions"] == 2 and "--limit 2" in meta["resumed_from"]["command"]
     md = (second / "report.md").read_text()
