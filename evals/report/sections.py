@@ -29,7 +29,14 @@ from evals.report.text import (
 )
 
 # sets whose report splits seed article / White House questions
-OSA_GROUP_SETS = ("osa", "osa-heldout", "osa-heldout2", "osa-heldout3", "osa-heldout4")
+OSA_GROUP_SETS = (
+    "osa",
+    "osa-heldout",
+    "osa-heldout2",
+    "osa-heldout3",
+    "osa-heldout4",
+    "osa-heldout5",
+)
 
 
 def questions_info(meta: dict) -> tuple[str, str]:

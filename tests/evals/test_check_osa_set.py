@@ -34,6 +34,7 @@ check = _checker()
         "osa_heldout2.jsonl",
         "osa_heldout3.jsonl",
         "osa_heldout4.jsonl",
+        "osa_heldout5.jsonl",
     ],
 )
 def test_bundled_osa_set_passes(filename, capsys):
@@ -43,7 +44,13 @@ def test_bundled_osa_set_passes(filename, capsys):
 
 @pytest.mark.parametrize(
     "filename",
-    ["osa_heldout.jsonl", "osa_heldout2.jsonl", "osa_heldout3.jsonl", "osa_heldout4.jsonl"],
+    [
+        "osa_heldout.jsonl",
+        "osa_heldout2.jsonl",
+        "osa_heldout3.jsonl",
+        "osa_heldout4.jsonl",
+        "osa_heldout5.jsonl",
+    ],
 )
 def test_frozen_set_matches_its_recorded_sha256(filename):
     """A frozen held-out set is the exact file whose sha256 evals/README.md records."""
@@ -111,6 +118,7 @@ def test_front_matter_quote_is_rejected(tmp_path, tiny_corpus, capsys):
         ("osa_heldout2.jsonl", "h2", (70, 40, 24), "ho"),
         ("osa_heldout3.jsonl", "h3", (70, 40, 24), "h2"),
         ("osa_heldout4.jsonl", "h4", (60, 40, 20), "h3"),
+        ("osa_heldout5.jsonl", "h5", (60, 40, 20), "h4"),
     ],
 )
 def test_heldout_rules_prefix_and_minimums(

@@ -116,6 +116,7 @@ def test_osa_set_loads_over_bundled_corpus():
         ("osa-heldout2", "osa_heldout2.jsonl"),
         ("osa-heldout3", "osa_heldout3.jsonl"),
         ("osa-heldout4", "osa_heldout4.jsonl"),
+        ("osa-heldout5", "osa_heldout5.jsonl"),
     ],
 )
 def test_heldout_sets_load_by_name_over_bundled_corpus(name: str, filename: str):
@@ -196,7 +197,8 @@ def test_registry_names_every_set():
     from evals.sets import loaders
 
     assert set(loaders()) == {
-        "osa", "osa-heldout", "osa-heldout2", "osa-heldout3", "osa-heldout4", "osa-followups",
+        "osa", "osa-heldout", "osa-heldout2", "osa-heldout3", "osa-heldout4", "osa-heldout5",
+        "osa-followups",
         "squad2-dev", "squad2-calibration", "clapnq-dev",
     }  # fmt: skip
     assert loaders()["squad2-dev"].default_limit == 300
