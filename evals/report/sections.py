@@ -36,6 +36,7 @@ OSA_GROUP_SETS = (
     "osa-heldout3",
     "osa-heldout4",
     "osa-heldout5",
+    "osa-heldout6",
 )
 
 

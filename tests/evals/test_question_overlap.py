@@ -25,12 +25,19 @@ BUNDLED = [
     "osa_heldout3.jsonl",
     "osa_heldout4.jsonl",
     "osa_heldout5.jsonl",
+    "osa_heldout6.jsonl",
 ]
 
 
 @pytest.mark.parametrize(
     "filename",
-    ["osa_heldout2.jsonl", "osa_heldout3.jsonl", "osa_heldout4.jsonl", "osa_heldout5.jsonl"],
+    [
+        "osa_heldout2.jsonl",
+        "osa_heldout3.jsonl",
+        "osa_heldout4.jsonl",
+        "osa_heldout5.jsonl",
+        "osa_heldout6.jsonl",
+    ],
 )
 def test_heldout_set_has_no_near_duplicate_of_any_other_set(filename, capsys):
     code = overlap.main(["--set", str(SETS / filename)])
