@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 from rag.citations import _stem
-from rag.countries import CAPITALS
+from rag.countries import CAPITALS, COUNTRIES
 
 
 def _stems(*words: str) -> set[str]:
@@ -29,9 +29,26 @@ _NAMED_BY = {  # country -> sets of evidence words that name it
     "united": (_stems("united", "states"), _stems("u", "s"), _stems("usa")),
     "korea": (_stems("rok"), _stems("dprk")),
     "britain": (_stems("uk"), _stems("united", "kingdom"), _stems("british")),
+    "china": (_stems("prc"),),
+    "europe": (_stems("european"), _stems("eu")),
 }
-# Question words that stand for a country (a capital stands for its own: `CAPITALS`).
-_STANDS_FOR = {"america": "united", "american": "united", "kingdom": "britain", "uk": "britain"}
+# Question words that stand for a country (a capital stands for its own: `CAPITALS`,
+# by its last word; here the first words of two-word capitals).
+_STANDS_FOR = {
+    "america": "united", "american": "united", "kingdom": "britain", "uk": "britain",
+    "kuala": "malaysia", "phnom": "cambodia", "bandar": "brunei", "seri": "brunei",
+}  # fmt: skip
+# Names a fact can be misattributed between: they must be in the passages read.
+_COUNTRY_WORDS = frozenset(
+    _stem(word)
+    for word in (*COUNTRIES, *CAPITALS, *_NAMED_BY, *_STANDS_FOR, "rok", "dprk", "prc", "usa", "eu")
+)
+
+
+def names_a_country(name: str) -> bool:
+    """Whether a name (stem) is a country, its capital or another name of it."""
+    return name in _COUNTRY_WORDS
+
 
 # Words a question names only as a setting the statements share: "the White House"
 # is their publisher, "South"/"North" qualify Korea, which the evidence may call the

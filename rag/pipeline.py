@@ -23,6 +23,7 @@ from rag.checks import (
     closest_sentences,
     first_failure,
     make_draft,
+    names,
     words_in_evidence,
 )
 from rag.citations import with_markers
@@ -85,6 +86,7 @@ class RagPipeline:
         self.answer_checks = list(ANSWER_CHECKS)
         self.calibration = Calibration.load(self.settings.calibration)
         self._judge: Judge | None = None
+        self._names_by_document: dict[str, set[str]] = {}
 
     @property
     def judge(self) -> Judge | None:
@@ -108,6 +110,7 @@ class RagPipeline:
             self._store.close()
         self._store = None
         self._retriever = None
+        self._names_by_document.clear()
 
     @property
     def retriever(self) -> DenseRetriever:
@@ -240,7 +243,8 @@ class RagPipeline:
             return
 
         # check: claims against the sentences the model named, then the whole draft
-        draft = make_draft(reply.answer, reply.evidence, numbered, query)
+        documents = {i: self._document_names(h.chunk.doc_id) for i, h in enumerate(hits, 1)}
+        draft = make_draft(reply.answer, reply.evidence, numbered, query, documents)
         named = [s for s in numbered if s.id in set(reply.evidence)]
         sentences = [self._checked(query, claim, numbered) for claim in draft.claims]
         supported = [s for s in sentences if s.supported]
@@ -306,6 +310,12 @@ class RagPipeline:
             signals=signals,
         )
         yield finish(answer)
+
+    def _document_names(self, doc_id: str) -> set[str]:
+        """The names of a whole indexed document (`rag.checks.names`), cached."""
+        if doc_id not in self._names_by_document:
+            self._names_by_document[doc_id] = names(self.store.document_text(doc_id))
+        return self._names_by_document[doc_id]
 
     def _checked(
         self, question: str, claim: Claim, context: list[ContextSentence]

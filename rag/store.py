@@ -183,6 +183,13 @@ class IndexStore:
         ).fetchone()
         return _row_to_chunk(row) if row else None
 
+    def document_text(self, doc_id: str) -> str:
+        """The text of a document's chunks in order (overlaps repeated), "" if unknown."""
+        rows = self._db.execute(
+            "SELECT text FROM chunks WHERE doc_id = ? ORDER BY position", (doc_id,)
+        )
+        return "\n".join(row[0] for row in rows)
+
     def iter_chunks(self) -> Iterator[Chunk]:
         yield from (
             _row_to_chunk(r)

@@ -434,3 +434,28 @@ def test_a_claim_on_a_wrong_named_sentence_rests_on_the_read_sentence_that_state
     # a near miss finds no read sentence on which every claim check passes
     near = make_draft("It was worth $5 million [2].", ["2.1"], read, question).claims[0]
     assert not pipe._checked(question, near, read).supported
+
+
+def test_the_checks_get_the_names_of_each_passage_s_whole_document(make_pipeline, monkeypatch):
+    """A leader or place named once in a document may cover the question's name
+    (`rag.checks`): the pipeline gives make_draft each passage's document names,
+    read from the index once per document."""
+    import rag.pipeline
+    from rag.checks import make_draft, names
+
+    pipe, _ = make_pipeline()
+    seen, reads = [], []
+    monkeypatch.setattr(
+        rag.pipeline, "make_draft", lambda *args: seen.append(args[4]) or make_draft(*args)
+    )
+    read = pipe.store.document_text
+    monkeypatch.setattr(pipe.store, "document_text", lambda doc: reads.append(doc) or read(doc))
+    answer = pipe.ask(QUESTION)
+    (documents,) = seen
+    assert [c.n for c in answer.retrieved] == sorted(documents)
+    for citation in answer.retrieved:
+        chunk = pipe.store.chunk(citation.chunk_id)
+        assert documents[citation.n] == names(read(chunk.doc_id))
+    assert "kishida" in documents[answer.citations[0].n]  # named in another paragraph
+    pipe.ask(QUESTION)
+    assert len(reads) == len(set(reads))  # each document read once

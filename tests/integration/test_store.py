@@ -98,6 +98,9 @@ def test_write_and_load_a_version(tmp_path: Path):
         ]
         assert len(store.search(unit(1), k=50)) == 5  # k beyond the index size
         assert [d.source for d in store.documents()] == ["docs/a.txt", "docs/b.txt"]
+        # a whole document's text, its chunks in order (the coverage checks' setting)
+        assert store.document_text("b") == "text 0 of b\ntext 1 of b"
+        assert store.document_text("nope") == ""
     finally:
         store.close()
 
