@@ -101,7 +101,6 @@ def make_draft(
             continue
         claims.append(_claim(text, markers, named, question))
         cited.append(set(markers))
-
     for claim, markers in zip(claims, cited, strict=True):
         passages = markers | set(claim.citations)
         claim.surroundings = [s for s in context if s.n in passages]
@@ -329,7 +328,8 @@ def question_names_covered(
     Asia tour", "the White House fact sheet") is rarely in the one sentence that answers
     it (wrong refusals on the osa dev half), but an answer from a passage about another
     country or meeting is still refused. (Looking in the whole passages instead let the
-    reported near miss through: see evals/README.md.)"""
+    reported near miss through: see evals/README.md.) A name that is no country may be
+    in the passages' whole documents instead (`_uncovered`)."""
     missing = _uncovered(
         _question_names(question), draft.surroundings or evidence, draft.document_names
     )
