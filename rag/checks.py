@@ -149,13 +149,8 @@ def _stems(text: str) -> set[str]:
 
 
 def names(text: str) -> set[str]:
-    """The names of a text as the coverage checks compare them (for a whole document:
-    `make_draft`'s ``document_names``)."""
-    return _names(text)
-
-
-def _names(text: str) -> set[str]:
-    """Stemmed capitalized words (countries, people, programmes) of ``text``."""
+    """Stemmed capitalized words (countries, people, programmes) of ``text``: the names
+    the coverage checks compare (of a whole document: `make_draft`'s ``document_names``)."""
     ignored = ENGLISH_STOP_WORDS | _META_WORDS | _CALENDAR
     words = _CAPITALIZED.findall(text)
     return {_word_stem(w) for w in words if w.lower() not in ignored}
@@ -178,7 +173,7 @@ def _question_names(question: str) -> set[str]:
     in_the_middle = {_word_stem(w) for w in _CAPITALIZED.findall(_OPENING_WORD.sub(" ", question))}
     return {
         name
-        for name in _names(question)
+        for name in names(question)
         if name not in openers or name in in_the_middle or name in _COUNTRY_STEMS
     }
 
@@ -214,7 +209,7 @@ def numbers_in_evidence(question: str, claim: Claim, evidence: list[ContextSente
 
 def names_in_evidence(question: str, claim: Claim, evidence: list[ContextSentence]) -> str | None:
     """Every name the sentence adds (not from the question) is in its evidence."""
-    added = _names(claim.text) - _names(question)
+    added = names(claim.text) - names(question)
     # a country by another of its names ("the United States" for "the U.S.") is in it
     missing = added - _names_covered_by(evidence)
     if missing:
@@ -294,14 +289,14 @@ def question_names_in_its_passages(
     on (as the model read it, with its title): a near miss ties a fact of one passage
     to a name of another ("Anwar Ibrahim hosted Kishida [4]" from a passage on Anwar
     hosting another leader, Kishida's visit being only in passage 1)."""
-    repeated = _names(claim.text) & _question_names(question)
+    repeated = names(claim.text) & _question_names(question)
     # the passages only, not their documents: a sentence repeating "the Tokyo Olympic
     # Games" with the statement's date as their opening day (osa-heldout5 h5-052) rests
     # on a passage that does not mention them
     missing = repeated - _names_covered_by(claim.surroundings or evidence)
     if missing:
-        names = ", ".join(sorted(missing))
-        return f"it ties {names}, which the question names, to a passage that does not mention it"
+        listed = ", ".join(sorted(missing))
+        return f"it ties {listed}, which the question names, to a passage that does not mention it"
     return None
 
 
