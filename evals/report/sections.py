@@ -37,6 +37,7 @@ OSA_GROUP_SETS = (
     "osa-heldout4",
     "osa-heldout5",
     "osa-heldout6",
+    "osa-heldout7",
 )
 
 

@@ -36,6 +36,7 @@ check = _checker()
         "osa_heldout4.jsonl",
         "osa_heldout5.jsonl",
         "osa_heldout6.jsonl",
+        "osa_heldout7.jsonl",
     ],
 )
 def test_bundled_osa_set_passes(filename, capsys):
@@ -52,6 +53,7 @@ def test_bundled_osa_set_passes(filename, capsys):
         "osa_heldout4.jsonl",
         "osa_heldout5.jsonl",
         "osa_heldout6.jsonl",
+        "osa_heldout7.jsonl",
     ],
 )
 def test_frozen_set_matches_its_recorded_sha256(filename):
@@ -122,6 +124,7 @@ def test_front_matter_quote_is_rejected(tmp_path, tiny_corpus, capsys):
         ("osa_heldout4.jsonl", "h4", (60, 40, 20), "h3"),
         ("osa_heldout5.jsonl", "h5", (60, 40, 20), "h4"),
         ("osa_heldout6.jsonl", "h6", (60, 40, 20), "h5"),
+        ("osa_heldout7.jsonl", "h7", (60, 40, 20), "h6"),
     ],
 )
 def test_heldout_rules_prefix_and_minimums(

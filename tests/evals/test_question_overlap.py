@@ -26,6 +26,7 @@ BUNDLED = [
     "osa_heldout4.jsonl",
     "osa_heldout5.jsonl",
     "osa_heldout6.jsonl",
+    "osa_heldout7.jsonl",
 ]
 
 
@@ -37,6 +38,7 @@ BUNDLED = [
         "osa_heldout4.jsonl",
         "osa_heldout5.jsonl",
         "osa_heldout6.jsonl",
+        "osa_heldout7.jsonl",
     ],
 )
 def test_heldout_set_has_no_near_duplicate_of_any_other_set(filename, capsys):

@@ -22,8 +22,8 @@ restricted to one ``source`` file.
 
 Named sets, in ``evals/sets/`` over the bundled ``corpus/``: ``osa``, ``osa-heldout``
 (written before any tuning for it and never used for tuning), ``osa-heldout2``,
-``osa-heldout3``, ``osa-heldout4``, ``osa-heldout5`` and ``osa-heldout6`` (fresh held-out
-sets, each written before any system was run on it)
+``osa-heldout3``, ``osa-heldout4``, ``osa-heldout5``, ``osa-heldout6`` and ``osa-heldout7``
+(fresh held-out sets, each written before any system was run on it)
 and ``osa-followups`` (short conversations whose last question is a follow-up).
 """
 
@@ -65,6 +65,11 @@ BUNDLED_SETS = {  # name -> (file in evals/sets/, description)
     "osa-heldout6": (
         "osa_heldout6.jsonl",
         "sixth held-out OSA / ASEAN set (frozen 2026-11-30, before any system ran on it) "
+        "over the bundled corpus/",
+    ),
+    "osa-heldout7": (
+        "osa_heldout7.jsonl",
+        "seventh held-out OSA / ASEAN set (frozen 2026-12-01, before any system ran on it) "
         "over the bundled corpus/",
     ),
     "osa-followups": (
