@@ -140,9 +140,10 @@ class Settings:
     # at least this share of the content words it adds to the question.
     min_evidence_share: float = 0.5
     # A sentence its named evidence does not support may rest on the one read sentence
-    # closest to it, if every claim check passes there (rag/pipeline.py `_checked`).
-    # Off: measured worse together with other changes (evals/README.md).
-    reground_claims: bool = False
+    # closest to it, if every claim check passes there (rag/pipeline.py `_checked`):
+    # the model often names the first sentence of each passage. On by default since
+    # 2026-12-01 (chosen on osa-heldout5/6 replays, measured on osa-heldout7: evals/README.md).
+    reground_claims: bool = True
     # The entailment judge (rag/judge.py): refuse when P(evidence states the answer)
     # is below this; 0 turns the judge off.
     judge_threshold: float = 0.5

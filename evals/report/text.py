@@ -74,7 +74,13 @@ TUNING_NOTE = (
     "that is no country may be in the whole document, and those other names and answer "
     "kinds were added after it, checked by replays of osa-heldout5, osa-heldout4 and "
     "osa-heldout3. `osa-heldout6` (sha256 in evals/README.md) was written before these "
-    "changes and no setting was chosen on it."
+    "changes; its first run (23:52, git aec025a) was its first use. Re-grounding a claim "
+    "whose named evidence fails on the closest read sentence (reground_claims, on by "
+    'default since 2026-12-01) and "on what date" asking for a number were chosen on '
+    "replays of osa-heldout6 and osa-heldout5, so for them these sets are not untouched; "
+    "a calibration refitted on osa-heldout2/3 as well was tried on replays of "
+    "osa-heldout4-6 and not adopted. `osa-heldout7` (sha256 in evals/README.md) was "
+    "written before these changes and no setting was chosen on it."
 )
 RESUMED_NOTE = (
     "This run reused the answers of an earlier run (`--resume`) for part of its questions. "

@@ -303,11 +303,14 @@ def test_wrong_marker_from_model_is_corrected(make_pipeline):
 
 
 def test_claim_rests_on_the_evidence_of_the_passage_it_cites(make_pipeline):
-    """A sentence citing [1] is checked against passage 1's named sentences only."""
+    """A sentence citing [1] is checked against passage 1's named sentences only; with
+    re-grounding (the default) it then rests on the read sentence that states it."""
     reply = reply_json(["1.2", "2.1"], "The Bank of Japan raised interest rates [1].")
-    answer = make_pipeline(reply, drop_unsupported=False)[0].ask(QUESTION)
-    (sentence,) = answer.sentences
+    strict = make_pipeline(reply, drop_unsupported=False, reground_claims=False)[0]
+    (sentence,) = strict.ask(QUESTION).sentences
     assert sentence.evidence_ids == ["1.2"] and not sentence.supported
+    (sentence,) = make_pipeline(reply, drop_unsupported=False)[0].ask(QUESTION).sentences
+    assert sentence.evidence_ids == ["2.1"] and sentence.citations == [2] and sentence.supported
 
 
 def test_stream_yields_evidence_then_tokens_then_one_answer(make_pipeline):
@@ -426,10 +429,10 @@ def test_a_claim_on_a_wrong_named_sentence_rests_on_the_read_sentence_that_state
     question = "What was the value of the coastal radar Japan gifted to the Philippines?"
     claim = make_draft("It was worth $4 million [2].", ["2.1"], read, question).claims[0]
     assert claim.evidence == [budget]  # the model named the budget sentence
-    pipe, _ = make_pipeline(reground_claims=True)
+    pipe, _ = make_pipeline()  # the default: on
     checked = pipe._checked(question, claim, read)
     assert checked.supported and checked.evidence_ids == ["1.2"] and checked.citations == [1]
-    strict, _ = make_pipeline()  # the default: off
+    strict, _ = make_pipeline(reground_claims=False)
     assert not strict._checked(question, claim, read).supported
     # a near miss finds no read sentence on which every claim check passes
     near = make_draft("It was worth $5 million [2].", ["2.1"], read, question).claims[0]

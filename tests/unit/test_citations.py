@@ -67,6 +67,7 @@ def test_new_information_ignores_restated_question_words():
         ("How many students will the Quad Fellowship sponsor each year?", True),
         ("How much did Japan budget for OSA?", True),
         ("In what year was ODA first created?", True),
+        ("On what date is the Roman Space Telescope due to launch?", True),
         ("What reciprocal tariff rate did the United States set?", True),
         ("What share of the budget does each recipient get?", True),
         ("Which countries are the first recipients of OSA?", False),
