@@ -21,6 +21,7 @@ import argparse
 import itertools
 import json
 import re
+import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,4 +119,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # piped into `head`: stop quietly when the reader goes away (not a traceback)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     sys.exit(main())
