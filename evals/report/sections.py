@@ -38,6 +38,7 @@ OSA_GROUP_SETS = (
     "osa-heldout5",
     "osa-heldout6",
     "osa-heldout7",
+    "osa-heldout8",
 )
 
 

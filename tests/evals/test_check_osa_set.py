@@ -37,6 +37,7 @@ check = _checker()
         "osa_heldout5.jsonl",
         "osa_heldout6.jsonl",
         "osa_heldout7.jsonl",
+        "osa_heldout8.jsonl",
     ],
 )
 def test_bundled_osa_set_passes(filename, capsys):
@@ -54,6 +55,7 @@ def test_bundled_osa_set_passes(filename, capsys):
         "osa_heldout5.jsonl",
         "osa_heldout6.jsonl",
         "osa_heldout7.jsonl",
+        "osa_heldout8.jsonl",
     ],
 )
 def test_frozen_set_matches_its_recorded_sha256(filename):
@@ -125,6 +127,7 @@ def test_front_matter_quote_is_rejected(tmp_path, tiny_corpus, capsys):
         ("osa_heldout5.jsonl", "h5", (60, 40, 20), "h4"),
         ("osa_heldout6.jsonl", "h6", (60, 40, 20), "h5"),
         ("osa_heldout7.jsonl", "h7", (60, 40, 20), "h6"),
+        ("osa_heldout8.jsonl", "h8", (60, 40, 20), "h7"),
     ],
 )
 def test_heldout_rules_prefix_and_minimums(

@@ -27,6 +27,7 @@ BUNDLED = [
     "osa_heldout5.jsonl",
     "osa_heldout6.jsonl",
     "osa_heldout7.jsonl",
+    "osa_heldout8.jsonl",
 ]
 
 
@@ -39,6 +40,7 @@ BUNDLED = [
         "osa_heldout5.jsonl",
         "osa_heldout6.jsonl",
         "osa_heldout7.jsonl",
+        "osa_heldout8.jsonl",
     ],
 )
 def test_heldout_set_has_no_near_duplicate_of_any_other_set(filename, capsys):
