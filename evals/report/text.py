@@ -80,7 +80,10 @@ TUNING_NOTE = (
     "replays of osa-heldout6 and osa-heldout5, so for them these sets are not untouched; "
     "a calibration refitted on osa-heldout2/3 as well was tried on replays of "
     "osa-heldout4-6 and not adopted. `osa-heldout7` (sha256 in evals/README.md) was "
-    "written before these changes and no setting was chosen on it."
+    "written before these changes; its first run (2026-12-01 01:59, git 2deb0ba) was its "
+    "first use, then replays of it (re-grounding off; calibration off, checking refits "
+    "that were not adopted). `osa-heldout8` (sha256 in evals/README.md) was written "
+    "before any of this and no setting was chosen on it."
 )
 RESUMED_NOTE = (
     "This run reused the answers of an earlier run (`--resume`) for part of its questions. "
