@@ -89,6 +89,20 @@ def recorded_replies(run_dir: Path) -> dict[str, str]:
     return replies
 
 
+def stale_settings(recorded: dict, changes: dict) -> dict[str, tuple]:
+    """Recorded settings that differ from today's defaults and that ``changes`` leaves
+    alone: name -> (recorded value, today's default). A replay keeps the run's settings,
+    so a default changed since (``reground_claims``) is not replayed unless set."""
+    from rag.config import Settings
+
+    defaults = Settings().to_dict()
+    return {
+        name: (value, defaults[name])
+        for name, value in recorded.items()
+        if name in defaults and name not in changes and value != defaults[name]
+    }
+
+
 def replay(run_dir: Path, out: Path, config: Path | None = None, judge: bool = False) -> dict:
     """Replay ``run_dir`` through today's checks; write the report to ``out``.
 
@@ -109,6 +123,14 @@ def replay(run_dir: Path, out: Path, config: Path | None = None, judge: bool = F
         split=meta.get("split") or "all",
     )
     changes = yaml.safe_load(config.read_text(encoding="utf-8")) if config else {}
+    kept = stale_settings(meta["settings"], changes or {})
+    if kept:  # the replay answers as the run did, not with a default changed since
+        listed = ", ".join(f"{k}={v!r} (default now {d!r})" for k, (v, d) in kept.items())
+        typer.echo(
+            f"note: replaying with the recorded run's {listed}; set them in --config "
+            "to replay with today's defaults",
+            err=True,
+        )
     settings = Settings.from_env(**{**meta["settings"], **(changes or {})})
     generator = ReplayGenerator(recorded_replies(run_dir), make_generator(settings))
     command = "python -m evals.replay " + shlex.join(sys.argv[1:])

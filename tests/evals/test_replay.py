@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from evals.replay import ReplayError, ReplayGenerator, recorded_replies
+from evals.replay import ReplayError, ReplayGenerator, recorded_replies, stale_settings
 from rag.evidence import evidence_schema
 
 
@@ -56,3 +56,18 @@ def test_the_recorded_draft_of_the_question_in_the_prompt_is_streamed(tmp_path):
         list(replay.stream_chat(prompt("Something else?"), schema=schema))
     with pytest.raises(ReplayError, match="retrieval or context selection changed"):
         list(replay.stream_chat(prompt("Which countries?"), schema=evidence_schema(["1.1"])))
+
+
+def test_settings_recorded_otherwise_than_today_s_defaults_are_named():
+    """A replay keeps the recorded run's settings: one whose default changed since is
+    named (unless the --config changes it), so a new default is not silently left out."""
+    from rag.config import Settings
+
+    defaults = Settings().to_dict()
+    recorded = dict(defaults, reground_claims=not defaults["reground_claims"], top_k=9)
+    assert stale_settings(recorded, {}) == {
+        "reground_claims": (not defaults["reground_claims"], defaults["reground_claims"]),
+        "top_k": (9, defaults["top_k"]),
+    }
+    assert stale_settings(recorded, {"reground_claims": True, "top_k": 9}) == {}
+    assert stale_settings(defaults, {}) == {}
