@@ -42,6 +42,7 @@ from rag.citations import (
     unsupported_numbers,
 )
 from rag.countries import CAPITALS, COUNTRIES, DEMONYMS
+from rag.event_dates import undated_event_date
 from rag.types import ContextSentence
 
 
@@ -302,6 +303,7 @@ def question_names_in_its_passages(
 
 CLAIM_CHECKS: list[Check] = [
     numbers_in_evidence,
+    undated_event_date,
     names_in_evidence,
     words_in_evidence,
     facts_about_question_countries,

@@ -28,6 +28,7 @@ from rag.checks import (
     numbers_in_evidence,
     question_figures_covered,
     question_names_covered,
+    undated_event_date,
     words_in_evidence,
 )
 from rag.types import ContextSentence
@@ -43,6 +44,9 @@ OUTREACH = (
 )
 
 ANWAR = "Prime Minister Anwar Ibrahim hosted the President in Kuala Lumpur."
+STATEMENT_OF_7_FEBRUARY = "United States-Japan Joint Leaders' Statement (7 February 2025)"
+VISIT = "President Trump accepted an invitation for an official visit to Japan in the near future."
+VISIT_DATED = "President Trump will make an official visit to Japan on 7 February 2025."
 
 
 def context(*texts: str, title: str = KISHIDA, n: int = 1) -> list[ContextSentence]:
@@ -75,6 +79,15 @@ CLAIM_CASES: dict[str, Case] = {
         near_miss="The radar system given to the Philippines was valued at $6 million [1].",
         right="The radar system given to the Philippines was valued at $4 million [1].",
         reason="its figure 6 is not in the evidence",
+    ),
+    "undated_event_date": Case(
+        # h7-041: the statement's date given as the date of a visit it leaves undated
+        "On what date was Trump's official visit to Japan scheduled?",
+        context(VISIT, title=STATEMENT_OF_7_FEBRUARY),
+        near_miss="The official visit to Japan was scheduled for 7 February 2025 [1].",
+        right="The official visit to Japan was scheduled for 7 February 2025 [1].",
+        right_context=context(VISIT_DATED, title=STATEMENT_OF_7_FEBRUARY),
+        reason="its date 7, 2025 comes from the document's date",
     ),
     "names_in_evidence": Case(
         "Which countries receive OSA?",
@@ -289,6 +302,21 @@ def test_make_draft_folds_a_trailing_marker_into_its_sentence():
 def test_evidence_text_holds_the_titles_once_and_the_sentences():
     sentences = context(RADAR, "Second sentence.")
     assert evidence_text(sentences) == f"{KISHIDA}\n{RADAR}\nSecond sentence."
+
+
+def test_a_date_from_the_document_is_the_event_s_date_when_the_evidence_says_today():
+    # a readout: "met today" places the meeting on the document's date
+    met = context(
+        "President Biden met today with Prime Minister Kishida.", title="Readout (13 January 2023)"
+    )
+    question = "On what date did Biden meet Kishida?"
+    (claim,) = make_draft("They met on 13 January 2023 [1].", ["1.1"], met).claims
+    assert undated_event_date(question, claim, claim.evidence) is None
+    # not a date question: the document's date may support any figure, as before
+    (claim,) = make_draft(
+        "They met in 2025 [1].", ["1.1"], context(VISIT, title=STATEMENT_OF_7_FEBRUARY)
+    ).claims
+    assert undated_event_date("Who did Trump meet in 2025?", claim, claim.evidence) is None
 
 
 def test_question_figures_may_come_from_the_title_date():
