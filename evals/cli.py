@@ -52,8 +52,8 @@ def eval_command(
             "--set",
             help=(
                 "Question set: osa, osa-heldout, osa-heldout2, osa-heldout3, osa-heldout4, "
-                "osa-heldout5, osa-heldout6, osa-heldout7, osa-heldout8, osa-followups, "
-                "squad2-dev, clapnq-dev, or a .jsonl file"
+                "osa-heldout5, osa-heldout6, osa-heldout7, osa-heldout8, osa-heldout9, "
+                "osa-followups, squad2-dev, clapnq-dev, or a .jsonl file"
             ),
             show_default=False,
         ),

@@ -39,6 +39,7 @@ OSA_GROUP_SETS = (
     "osa-heldout6",
     "osa-heldout7",
     "osa-heldout8",
+    "osa-heldout9",
 )
 
 

@@ -6,7 +6,7 @@
 - `evals.sets.formats`: one module per format, each registering its named sets:
   ``jsonl`` (the JSON-lines format; ``osa``, ``osa-heldout``, ``osa-heldout2``,
   ``osa-heldout3``, ``osa-heldout4``, ``osa-heldout5``, ``osa-heldout6``,
-  ``osa-heldout7``, ``osa-heldout8``, ``osa-followups``),
+  ``osa-heldout7``, ``osa-heldout8``, ``osa-heldout9``, ``osa-followups``),
   ``squad2`` (``squad2-dev``, ``squad2-calibration``), ``clapnq`` (``clapnq-dev``).
 - `evals.sets.cache`: the shared data directory, the eval corpus and index cache.
 

@@ -1,14 +1,15 @@
 """Validate an OSA evaluation question set (evals/sets/osa.jsonl, osa_heldout.jsonl,
 osa_heldout2.jsonl, osa_heldout3.jsonl, osa_heldout4.jsonl, osa_heldout5.jsonl,
-osa_heldout6.jsonl, osa_heldout7.jsonl, osa_heldout8.jsonl).
+osa_heldout6.jsonl, osa_heldout7.jsonl, osa_heldout8.jsonl, osa_heldout9.jsonl).
 
 Checks the schema, unique ids (``osa-001``.. for osa.jsonl, ``ho-001``.. for
 osa_heldout.jsonl, ``h2-001``.. for osa_heldout2.jsonl, ``h3-001``.. for
 osa_heldout3.jsonl, ``h4-001``.. for osa_heldout4.jsonl, ``h5-001``.. for
 osa_heldout5.jsonl, ``h6-001``.. for osa_heldout6.jsonl, ``h7-001``.. for
-osa_heldout7.jsonl, ``h8-001``.. for osa_heldout8.jsonl, otherwise the prefix of the
-first id), per-type counts and minimums, that every gold / near-miss quote is a
-single-line quote found in the document text *as the project's loader produces it*
+osa_heldout7.jsonl, ``h8-001``.. for osa_heldout8.jsonl, ``h9-001``.. for
+osa_heldout9.jsonl, otherwise the prefix of the first id), per-type counts and
+minimums, that every gold / near-miss quote is a single-line quote found in the
+document text *as the project's loader produces it*
 (``rag.loaders.load_document``: YAML front matter stripped, hard-wrapped lines
 unwrapped; whitespace is normalised on both sides), and that every keyword of an
 answerable question occurs (case-insensitively) both in one of its gold answers and in
@@ -59,6 +60,7 @@ SET_RULES = {
     "osa_heldout6.jsonl": ("h6", 60, 40, 20),
     "osa_heldout7.jsonl": ("h7", 60, 40, 20),
     "osa_heldout8.jsonl": ("h8", 60, 40, 20),
+    "osa_heldout9.jsonl": ("h9", 60, 40, 20),
 }
 
 

@@ -38,6 +38,7 @@ check = _checker()
         "osa_heldout6.jsonl",
         "osa_heldout7.jsonl",
         "osa_heldout8.jsonl",
+        "osa_heldout9.jsonl",
     ],
 )
 def test_bundled_osa_set_passes(filename, capsys):
@@ -56,6 +57,7 @@ def test_bundled_osa_set_passes(filename, capsys):
         "osa_heldout6.jsonl",
         "osa_heldout7.jsonl",
         "osa_heldout8.jsonl",
+        "osa_heldout9.jsonl",
     ],
 )
 def test_frozen_set_matches_its_recorded_sha256(filename):
@@ -128,6 +130,7 @@ def test_front_matter_quote_is_rejected(tmp_path, tiny_corpus, capsys):
         ("osa_heldout6.jsonl", "h6", (60, 40, 20), "h5"),
         ("osa_heldout7.jsonl", "h7", (60, 40, 20), "h6"),
         ("osa_heldout8.jsonl", "h8", (60, 40, 20), "h7"),
+        ("osa_heldout9.jsonl", "h9", (60, 40, 20), "h8"),
     ],
 )
 def test_heldout_rules_prefix_and_minimums(

@@ -28,6 +28,7 @@ BUNDLED = [
     "osa_heldout6.jsonl",
     "osa_heldout7.jsonl",
     "osa_heldout8.jsonl",
+    "osa_heldout9.jsonl",
 ]
 
 
@@ -41,6 +42,7 @@ BUNDLED = [
         "osa_heldout6.jsonl",
         "osa_heldout7.jsonl",
         "osa_heldout8.jsonl",
+        "osa_heldout9.jsonl",
     ],
 )
 def test_heldout_set_has_no_near_duplicate_of_any_other_set(filename, capsys):

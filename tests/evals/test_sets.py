@@ -120,6 +120,7 @@ def test_osa_set_loads_over_bundled_corpus():
         ("osa-heldout6", "osa_heldout6.jsonl"),
         ("osa-heldout7", "osa_heldout7.jsonl"),
         ("osa-heldout8", "osa_heldout8.jsonl"),
+        ("osa-heldout9", "osa_heldout9.jsonl"),
     ],
 )
 def test_heldout_sets_load_by_name_over_bundled_corpus(name: str, filename: str):
@@ -201,7 +202,7 @@ def test_registry_names_every_set():
 
     assert set(loaders()) == {
         "osa", "osa-heldout", "osa-heldout2", "osa-heldout3", "osa-heldout4", "osa-heldout5",
-        "osa-heldout6", "osa-heldout7", "osa-heldout8", "osa-followups",
+        "osa-heldout6", "osa-heldout7", "osa-heldout8", "osa-heldout9", "osa-followups",
         "squad2-dev", "squad2-calibration", "clapnq-dev",
     }  # fmt: skip
     assert loaders()["squad2-dev"].default_limit == 300

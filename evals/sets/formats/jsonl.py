@@ -22,8 +22,9 @@ restricted to one ``source`` file.
 
 Named sets, in ``evals/sets/`` over the bundled ``corpus/``: ``osa``, ``osa-heldout``
 (written before any tuning for it and never used for tuning), ``osa-heldout2``,
-``osa-heldout3``, ``osa-heldout4``, ``osa-heldout5``, ``osa-heldout6``, ``osa-heldout7`` and
-``osa-heldout8`` (fresh held-out sets, each written before any system was run on it)
+``osa-heldout3``, ``osa-heldout4``, ``osa-heldout5``, ``osa-heldout6``, ``osa-heldout7``,
+``osa-heldout8`` and ``osa-heldout9`` (fresh held-out sets, each written before any system
+was run on it)
 and ``osa-followups`` (short conversations whose last question is a follow-up).
 """
 
@@ -75,6 +76,11 @@ BUNDLED_SETS = {  # name -> (file in evals/sets/, description)
     "osa-heldout8": (
         "osa_heldout8.jsonl",
         "eighth held-out OSA / ASEAN set (frozen 2026-12-01, before any system ran on it) "
+        "over the bundled corpus/",
+    ),
+    "osa-heldout9": (
+        "osa_heldout9.jsonl",
+        "ninth held-out OSA / ASEAN set (frozen 2026-12-01, before any system ran on it) "
         "over the bundled corpus/",
     ),
     "osa-followups": (
