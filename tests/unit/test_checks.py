@@ -304,14 +304,35 @@ def test_evidence_text_holds_the_titles_once_and_the_sentences():
     assert evidence_text(sentences) == f"{KISHIDA}\n{RADAR}\nSecond sentence."
 
 
-def test_a_date_from_the_document_is_the_event_s_date_when_the_evidence_says_today():
-    # a readout: "met today" places the meeting on the document's date
-    met = context(
-        "President Biden met today with Prime Minister Kishida.", title="Readout (13 January 2023)"
-    )
-    question = "On what date did Biden meet Kishida?"
-    (claim,) = make_draft("They met on 13 January 2023 [1].", ["1.1"], met).claims
+def test_a_date_from_the_document_is_the_event_s_date_unless_the_event_is_still_to_come():
+    question = "On what date was the memorandum on critical minerals signed?"
+    signed = "The two countries signed a memorandum on critical minerals in Kuala Lumpur."
+    header = "Fact Sheet (26 October 2025)"
+    answer = "The memorandum on critical minerals was signed on 26 October 2025 [1]."
+    # a statement is often the event itself: a plain or past sentence keeps its date
+    (claim,) = make_draft(answer, ["1.1"], context(signed, title=header)).claims
     assert undated_event_date(question, claim, claim.evidence) is None
+    # the same date for a signing still to come is the statement's date, not the event's
+    to_come = "The two countries will sign a memorandum on critical minerals in Kuala Lumpur."
+    (claim,) = make_draft(answer, ["1.1"], context(to_come, title=header)).claims
+    assert "still to come" in undated_event_date(question, claim, claim.evidence)
+    # "met today" places the meeting on the document's date, whatever else it says
+    met = context(
+        "President Biden met today with Prime Minister Kishida and will visit Japan.",
+        title="Readout (13 January 2023)",
+    )
+    (claim,) = make_draft("They met on 13 January 2023 [1].", ["1.1"], met).claims
+    assert undated_event_date("On what date did Biden meet Kishida?", claim, claim.evidence) is None
+    # the claim rests on the sentence about its event, not on a neighbour saying "today"
+    visit = context(
+        VISIT,
+        "The two leaders held their first official meeting today in February.",
+        title=STATEMENT_OF_7_FEBRUARY,
+    )
+    answer = "The official visit to Japan was scheduled for 7 February 2025 [1]."
+    (claim,) = make_draft(answer, ["1.1", "1.2"], visit).claims
+    assert len(claim.evidence) == 2  # both named sentences say something the claim adds
+    assert undated_event_date(CLAIM_CASES["undated_event_date"].question, claim, claim.evidence)
     # not a date question: the document's date may support any figure, as before
     (claim,) = make_draft(
         "They met in 2025 [1].", ["1.1"], context(VISIT, title=STATEMENT_OF_7_FEBRUARY)
