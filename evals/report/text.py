@@ -82,8 +82,13 @@ TUNING_NOTE = (
     "osa-heldout4-6 and not adopted. `osa-heldout7` (sha256 in evals/README.md) was "
     "written before these changes; its first run (2026-12-01 01:59, git 2deb0ba) was its "
     "first use, then replays of it (re-grounding off; calibration off, checking refits "
-    "that were not adopted). `osa-heldout8` (sha256 in evals/README.md) was written "
-    "before any of this and no setting was chosen on it."
+    "that were not adopted). The event-date claim check (undated_event_date) was "
+    "written from h7-041 and h5-052 and narrowed on replays of the osa dev half and "
+    "osa-heldout4-7; two more calibration signals were tried and not adopted on replays "
+    "of the osa dev half, squad2-calibration and osa-heldout2-7. `osa-heldout8` (sha256 in "
+    "evals/README.md) was written before all of this; its first run (2026-12-01 05:04, "
+    "git c5a15a0) was its first use. `osa-heldout9` (sha256 in evals/README.md) is "
+    "untouched: no system has been run on it."
 )
 RESUMED_NOTE = (
     "This run reused the answers of an earlier run (`--resume`) for part of its questions. "
