@@ -87,7 +87,9 @@ TUNING_NOTE = (
     "osa-heldout4-7; two more calibration signals were tried and not adopted on replays "
     "of the osa dev half, squad2-calibration and osa-heldout2-7. `osa-heldout8` (sha256 in "
     "evals/README.md) was written before all of this; its first run (2026-12-01 05:04, "
-    "git c5a15a0) was its first use. `osa-heldout9` (sha256 in evals/README.md) is "
+    "git c5a15a0) was its first use; a number inside a name (COVID-19) no longer "
+    "counts as the number a how-many question asks for since its near miss h8-050, so for "
+    "that change it is used. `osa-heldout9` (sha256 in evals/README.md) is "
     "untouched: no system has been run on it."
 )
 RESUMED_NOTE = (

@@ -83,6 +83,10 @@ def test_states_number():
     assert states_number("It sponsors 100 students.") and states_number("twelve vessels")
     assert states_number("the 14th member") and states_number("a quarter each")
     assert not states_number("The Senkaku Islands.")
+    # a number inside a name is no quantity (h8-050 answered "how many" with COVID-19)
+    assert not states_number("Filipino Americans on the frontlines of the COVID-19 pandemic.")
+    assert not states_number("a squadron of F-16 fighters")
+    assert states_number("12 F-16 fighters") and states_number("COVID-19 cost 3 million jobs")
 
 
 def test_with_markers_puts_the_markers_before_the_final_stop():
