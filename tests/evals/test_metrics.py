@@ -86,6 +86,14 @@ def test_joined_compounds_count_as_their_words():
     assert keyword_scores("Tagalogs", ["Tagalog"]) == (0.0, 0.0)  # still whole words
 
 
+def test_a_possessive_counts_as_its_word():
+    """osa-heldout8 h8-031: "Indonesia's efforts" missed the keyword Indonesia."""
+    assert keyword_scores("Indonesia\u2019s efforts as Chair [1].", ["Indonesia"]) == (1.0, 1.0)
+    assert keyword_scores("Indonesia's efforts", ["Indonesia"]) == (1.0, 1.0)
+    assert contains_answer("It was Japan's.", ["Japan"]) == 1.0
+    assert keyword_scores("the Indonesias", ["Indonesia"]) == (0.0, 0.0)
+
+
 def test_strip_citations():
     assert strip_citations("Fiji [1][2]. Malaysia [3, 4].") == "Fiji. Malaysia."
 
